@@ -1,0 +1,3 @@
+from comps.cli import run
+
+run()

@@ -1,0 +1,202 @@
+"""One ``comps build``: load and validate inputs, collect figures, compute metrics, fit the
+specs, value the target and (optionally) write every output. Returns a :class:`BuildResult`
+that the CLI, the notebook and the tests all use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from comps import concentration as cc
+from comps import regression as rg
+from comps import valuation as val
+from comps.config import BuildConfig
+from comps.errors import InputError, ModelError
+from comps.metrics import compute_peer_table
+from comps.sources.disclosures import load_disclosures
+from comps.sources.snapshot import Snapshot, find_snapshot, load_snapshot
+from comps.target import Target, load_target
+from comps.universe import Peer, load_peers
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """Everything a build computed. Tables are DataFrames with units in column names."""
+
+    config: BuildConfig
+    as_of: dt.date
+    snapshot: Snapshot
+    data_notice: str  # one line: where the figures came from
+    peers: pd.DataFrame
+    target: Target
+    fits: dict[str, rg.FitResult]
+    huber: dict[str, rg.FitResult]
+    skipped: dict[str, str]
+    chosen: str
+    specs: dict[str, val.SpecValuation]
+    valuation: pd.DataFrame  # one row per spec × price point
+    influence: pd.DataFrame
+    sensitivity: pd.DataFrame  # chosen spec: growth × discount → fair price
+    spec_sensitivity: pd.DataFrame  # spec × discount → fair price
+    peer_values: pd.DataFrame
+    checklist: pd.DataFrame
+    peer_cc: pd.Series
+    warnings: tuple[str, ...]
+    written: tuple[Path, ...] = field(default=())
+
+    @property
+    def headline(self) -> pd.DataFrame:
+        """The chosen spec's rows of the valuation table."""
+        return self.valuation[self.valuation["spec"] == self.chosen].reset_index(drop=True)
+
+    def regression_table(self) -> pd.DataFrame:
+        """One row per fitted spec (OLS), with the Huber fit's slope and fair multiple beside it."""
+        table = rg.compare(self.fits)
+        x = val.target_inputs(self.target)
+        table["fair_multiple_at_target"] = [self.specs[s].prediction.multiple for s in table["spec"]]
+        table["huber_slope_growth"] = [self.huber[s].params[rg.GROWTH] if s in self.huber else math.nan
+                                       for s in table["spec"]]
+        table["huber_fair_multiple"] = [self.huber[s].predict(x, ()).multiple if s in self.huber else math.nan
+                                        for s in table["spec"]]
+        table["target_growth"] = x[rg.GROWTH]
+        table["extrapolated"] = [not lo <= x[rg.GROWTH] <= hi
+                                 for lo, hi in zip(table["growth_min"], table["growth_max"], strict=True)]
+        table["chosen"] = table["spec"] == self.chosen
+        return table
+
+
+def load_inputs(config: BuildConfig) -> tuple[list[Peer], Target, Snapshot, pd.DataFrame]:
+    """Load and validate every input file; one InputError lists the problems of all of them."""
+    problems = []
+    loaded: list[Any] = []
+    for loader in (lambda: load_peers(config.peers_path), lambda: load_target(config.target_path),
+                   lambda: load_snapshot(find_snapshot(config.snapshot_dir, config.as_of)),
+                   lambda: load_disclosures(config.concentration_path)):
+        try:
+            loaded.append(loader())
+        except InputError as exc:
+            problems.extend(exc.problems)
+            loaded.append(None)
+    if problems:
+        raise InputError(problems)
+    return loaded[0], loaded[1], loaded[2], loaded[3]
+
+
+def collect(config: BuildConfig, peers: list[Peer], target: Target,
+            snapshot: Snapshot) -> tuple[list[dict], str]:
+    """Figure rows for the build and a one-line notice of where they came from.
+
+    The live refresh (Yahoo) is tried unless ``offline``; any failure falls back to the snapshot."""
+    notice = f"Data: bundled snapshot of {snapshot.as_of} ({snapshot.path})"
+    if not config.offline:
+        from comps.sources import refresh  # imports yfinance lazily
+
+        return refresh.refresh_or_fallback(config, peers, target, snapshot)
+    return list(snapshot.rows), notice
+
+
+def _discounter(target: Target, peer_ccs: pd.Series, cfg: cc.ConcentrationConfig,
+                tickers: tuple[str, ...]) -> Callable[[str | None], cc.Discount]:
+    ccs = peer_ccs.to_dict()
+
+    def discount(without: str | None = None) -> cc.Discount:
+        return cc.concentration_discount(target.customers, ccs, [t for t in tickers if t != without], cfg)
+
+    return discount
+
+
+def build(config: BuildConfig | None = None, *, write: bool = True,
+          progress: Callable[[str], None] | None = None) -> BuildResult:
+    """Run one build. With ``write``, every output goes to ``config.out_dir``."""
+    config = config or BuildConfig()
+    say = progress or (lambda _msg: None)
+    peers, target, snapshot, disclosures = load_inputs(config)
+    as_of = config.as_of or snapshot.as_of
+    rows, notice = collect(config, peers, target, snapshot)
+    say(notice)
+
+    table = compute_peer_table(peers, rows, as_of, config.stale_days)
+    fits, skipped = rg.fit_all(table, config.specs, min_n=config.min_peers)
+    if not fits:
+        raise ModelError("no regression could be fitted:\n" + "\n".join(f"  - {k}: {v}" for k, v in skipped.items()))
+    huber = {}
+    for name, f in fits.items():
+        try:
+            huber[name] = rg.fit(table, f.spec, method="huber", min_n=config.min_peers)
+        except (ModelError, np.linalg.LinAlgError, ValueError):
+            pass
+    if config.spec != "auto" and config.spec not in fits:
+        raise ModelError(f"spec {config.spec} could not be fitted: {skipped.get(config.spec, 'not requested')}")
+    chosen = rg.choose_spec(fits) if config.spec == "auto" else config.spec
+
+    peer_ccs = cc.peer_cc(disclosures)
+    x = val.target_inputs(target)
+    specs: dict[str, val.SpecValuation] = {}
+    frames, influence = [], []
+    for i, (name, f) in enumerate(fits.items()):
+        discount = _discounter(target, peer_ccs, config.concentration, f.tickers)
+        if not np.isfinite(x[f.spec.base]) or not all(np.isfinite(x.get(c, math.nan)) for c in f.spec.x):
+            skipped[name] = "the target has no value for " + ", ".join(c for c in (*f.spec.x, f.spec.base)
+                                                                      if not np.isfinite(x.get(c, math.nan)))
+            continue
+        draws = rg.bootstrap(f, x, resamples=config.bootstrap_resamples, seed=config.seed + i)
+        sv = val.value_spec(f, target, discount(), levels=config.levels, bootstrap_draws=draws)
+        specs[name] = sv
+        frames.append(pd.DataFrame(val.price_rows(sv, target, config.headline_level)))
+        influence.append(val.influence(sv, target, config.headline_level,
+                                       lambda t, d=discount: d(t).discount, config.influence_threshold))
+    fits = {k: v for k, v in fits.items() if k in specs}
+    if chosen not in specs:
+        chosen = rg.choose_spec(fits)
+    valuation = pd.concat(frames, ignore_index=True)
+    sv = specs[chosen]
+    g = x[rg.GROWTH]
+    sensitivity = val.sensitivity(sv, target, config.sensitivity_discounts,
+                                  [g + o for o in config.sensitivity_growth_offsets])
+    spec_sens = pd.DataFrame({n: [s.fair_price(s.prediction.multiple, d) for d in config.sensitivity_discounts]
+                              for n, s in specs.items()}, index=list(config.sensitivity_discounts)).T
+    spec_sens.index.name, spec_sens.columns.name = "spec", "discount"
+    headline = valuation[valuation["spec"] == chosen].reset_index(drop=True)
+    result = BuildResult(
+        config=config, as_of=as_of, snapshot=snapshot, data_notice=notice, peers=table, target=target,
+        fits=fits, huber=huber, skipped=skipped, chosen=chosen, specs=specs, valuation=valuation,
+        influence=pd.concat(influence, ignore_index=True), sensitivity=sensitivity,
+        spec_sensitivity=spec_sens, peer_values=val.peer_multiple_values(table, fits[chosen].tickers, target),
+        checklist=val.checklist(headline, target), peer_cc=peer_ccs,
+        warnings=tuple(collect_warnings(table, fits, specs, target, config)),
+    )
+    if write:
+        from comps.report import write_outputs
+
+        result = write_outputs(result, config.out_dir)
+    return result
+
+
+def collect_warnings(table: pd.DataFrame, fits: dict[str, rg.FitResult], specs: dict[str, val.SpecValuation],
+                     target: Target, config: BuildConfig) -> list[str]:
+    """Stale data, excluded peers, extrapolation, small n and the EV assumption, in words."""
+    out = []
+    stale = table[table["include"] & table["stale"]]
+    for t, r in stale.iterrows():
+        out.append(f"stale: {t} market cap is from {r['market_cap_date']}, "
+                   f"{abs(int(r['market_data_age_days']))} days from the as-of date")
+    for t, r in table[table["include"] & (table["missing"] != "")].iterrows():
+        out.append(f"incomplete: {t}: {r['missing']}")
+    g = target.revenue_growth
+    for name, f in fits.items():
+        lo, hi = f.x_range()
+        if not lo <= g <= hi:
+            out.append(f"extrapolation: {name}: target growth {g:.1%} lies outside the peers' "
+                       f"{lo:.1%} to {hi:.1%}; the prediction interval understates the risk")
+        if f.n < config.small_n_warning:
+            out.append(f"small sample: {name} is fitted on n = {f.n} peers")
+    if target.net_cash_usd is None:
+        out.append(f"EV assumption: {target.ev_assumption}")
+    return out

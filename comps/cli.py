@@ -1,0 +1,167 @@
+"""The ``comps`` command line: a thin typer layer over :func:`comps.build.build`.
+
+Heavy libraries (pandas, statsmodels, matplotlib, seaborn, yfinance) are imported inside the
+commands that need them, so ``comps --help`` and ``comps peers list`` start instantly.
+Exit codes: 0 ok, 2 bad input, 3 live refresh required but unavailable, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from comps import __version__
+from comps.errors import CompsError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Comparable-company valuation of an IPO against listed peers.")
+peers_app = typer.Typer(no_args_is_help=True, help="List, add, remove and validate peers in the peer CSV.")
+app.add_typer(peers_app, name="peers")
+
+PeersOpt = Annotated[Path, typer.Option("--peers", help="Peer list CSV.")]
+DEFAULT_PEERS = Path("data/peers.csv")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"comps {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,  # noqa: UP045
+                                                          help="Print the version and exit.")] = None) -> None:
+    """Comparable-company valuation of an IPO against listed peers."""
+
+
+@app.command()
+def build(
+    peers: PeersOpt = DEFAULT_PEERS,
+    target: Annotated[Path, typer.Option(help="Target TOML file (the IPO).")] = Path("data/targets/cerebras.toml"),
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("outputs"),
+    config: Annotated[Optional[Path], typer.Option(help="Settings TOML (default: ./comps.toml if present).")] = None,  # noqa: UP045
+    snapshots: Annotated[Path, typer.Option(help="Folder of dated snapshots.")] = Path("data/snapshots"),
+    as_of: Annotated[Optional[str], typer.Option(help="Analysis date YYYY-MM-DD (default: newest snapshot).")] = None,  # noqa: UP045
+    spec: Annotated[Optional[str], typer.Option(help="Headline spec, or 'auto' (lowest leave-one-out error).")] = None,  # noqa: UP045
+    offline: Annotated[bool, typer.Option("--offline", help="Skip the live refresh; use the snapshot.")] = False,
+    require_live: Annotated[bool, typer.Option("--require-live", help="Exit 3 if the live refresh fails.")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Ignore the response cache and fetch again.")] = False,
+    no_charts: Annotated[bool, typer.Option("--no-charts", help="Skip the PNG/SVG charts.")] = False,
+) -> None:
+    """Value the target at every price point against the peers and write tables and charts."""
+    from comps.build import build as run
+    from comps.config import load_config
+
+    cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,
+                      as_of=as_of, spec=spec, offline=offline or None, require_live=require_live or None,
+                      refresh=refresh or None, charts=False if no_charts else None)
+    result = run(cfg, progress=lambda msg: typer.echo(msg, err=True))
+    _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from comps.report.summary import _headline
+
+    console = Console(width=max(120, Console().width))
+    level = result.config.headline_level
+    table = Table(title=f"{result.target.name} ({result.target.ticker}) vs peers, as of {result.as_of}",
+                  caption=_headline(result))
+    for col in ("price point", "price", "mkt cap", "EV/Rev 2025", "fair (disc.)", f"{level:.0%} band",
+                "premium", "P(>fair)", "verdict", "checklist"):
+        table.add_column(col, justify="left" if col in ("price point", "verdict", "checklist") else "right")
+    lo, hi = f"pi{level * 100:.0f}_low_price_usd", f"pi{level * 100:.0f}_high_price_usd"
+    signals = result.checklist.set_index("price_point")["signal"]
+    for _, r in result.headline.iterrows():
+        table.add_row(r["price_point"], f"${r['price_usd']:,.2f}", f"${r['market_cap_usd'] / 1e9:,.1f}B",
+                      f"{r['ev_to_revenue_2025']:.1f}×", f"${r['fair_price_usd']:,.2f}",
+                      f"${r[lo]:,.0f}–{r[hi]:,.0f}", f"{r['premium_to_fair']:+.0%}",
+                      f"{r['p_price_above_fair']:.0%}", r["verdict"], signals[r["price_point"]])
+    console.print(table)
+    for w in result.warnings:
+        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
+    if result.written:
+        console.print(f"Wrote {len(result.written)} files to {result.config.out_dir}/", highlight=False)
+
+
+@peers_app.command("list")
+def peers_list(peers: PeersOpt = DEFAULT_PEERS) -> None:
+    """Print the peer list."""
+    from comps.universe import load_peers
+
+    for p in load_peers(peers):
+        typer.echo(f"{p.ticker:<8} {'in ' if p.include else 'out'} {p.segment:<14} {p.name}")
+
+
+@peers_app.command("validate")
+def peers_validate(peers: PeersOpt = DEFAULT_PEERS) -> None:
+    """Check the peer CSV and report every problem (exit 2 if any)."""
+    from comps.universe import load_peers
+
+    n = len(load_peers(peers))
+    typer.echo(f"{peers}: {n} peers, no problems")
+
+
+@peers_app.command("add")
+def peers_add(
+    ticker: Annotated[str, typer.Argument(help="Ticker symbol, e.g. QCOM.")],
+    segment: Annotated[str, typer.Option(help="Segment, e.g. accelerators, networking, memory.")],
+    name: Annotated[Optional[str], typer.Option(help="Company name (default: the ticker).")] = None,  # noqa: UP045
+    exclude: Annotated[bool, typer.Option("--exclude", help="Add with include=false.")] = False,
+    notes: Annotated[str, typer.Option(help="Free-text notes.")] = "",
+    peers: PeersOpt = DEFAULT_PEERS,
+) -> None:
+    """Append a peer to the CSV, keeping existing order and comments."""
+    from comps.errors import InputError, Problem
+    from comps.universe import Peer, add_peer, normalize_ticker, ticker_problem
+
+    t = normalize_ticker(ticker)
+    if (why := ticker_problem(t)) is not None:
+        raise InputError(Problem("command line", why, field="TICKER"))
+    if not segment.strip():
+        raise InputError(Problem("command line", "segment is empty", field="--segment"))
+    add_peer(peers, Peer(t, (name or t).strip(), segment.strip(), not exclude, notes.strip()))
+    typer.echo(f"added {t} to {peers}")
+
+
+@peers_app.command("remove")
+def peers_remove(ticker: Annotated[str, typer.Argument(help="Ticker to remove.")],
+                 peers: PeersOpt = DEFAULT_PEERS) -> None:
+    """Remove a peer from the CSV, keeping every other line."""
+    from comps.universe import remove_peer
+
+    remove_peer(peers, ticker)
+    typer.echo(f"removed {ticker.strip().upper()} from {peers}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: runs the app and maps errors to exit codes and one clear message."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except CompsError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return 2
+        typer.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)
+        return 1
+    return 0
+
+
+def run() -> None:
+    sys.exit(main())
+

@@ -1,0 +1,194 @@
+"""Build settings: defaults, an optional ``comps.toml``, then CLI options, into a frozen
+:class:`BuildConfig`. Every setting is validated; all problems are reported together."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from comps.concentration import METHODS, ConcentrationConfig
+from comps.errors import InputError, Problem
+
+SPEC_NAMES = ("ev_revenue", "log_ev_revenue", "ev_revenue_margin", "ev_gross_profit", "ev_revenue_ntm")
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """Everything one ``comps build`` needs. Paths are relative to the working directory."""
+
+    peers_path: Path = Path("data/peers.csv")
+    target_path: Path = Path("data/targets/cerebras.toml")
+    snapshot_dir: Path = Path("data/snapshots")
+    concentration_path: Path = Path("data/concentration.csv")
+    out_dir: Path = Path("outputs")
+    config_path: Path | None = None
+    as_of: dt.date | None = None  # None: the newest snapshot's date
+    offline: bool = False
+    require_live: bool = False
+    refresh: bool = False
+    cache_dir: Path = Path(".cache/comps")
+    cache_ttl_hours: float = 6.0
+    stale_days: int = 30  # market data older than this (vs as-of) draws a warning
+    specs: tuple[str, ...] = SPEC_NAMES
+    spec: str = "auto"  # the headline spec; "auto" = lowest leave-one-out error
+    levels: tuple[float, ...] = (0.80, 0.90, 0.95)
+    headline_level: float = 0.90
+    min_peers: int = 5
+    small_n_warning: int = 10
+    bootstrap_resamples: int = 2000
+    seed: int = 20260513
+    influence_threshold: float = 0.10
+    sensitivity_discounts: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35)
+    sensitivity_growth_offsets: tuple[float, ...] = (-0.30, -0.20, -0.10, 0.0, 0.10, 0.20, 0.30)
+    charts: bool = True
+    concentration: ConcentrationConfig = field(default_factory=ConcentrationConfig)
+
+    def replace(self, **changes: Any) -> BuildConfig:
+        return dataclasses.replace(self, **changes)
+
+    def settings(self) -> dict[str, Any]:
+        """JSON-ready view of the settings, for the manifest."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, ConcentrationConfig):
+                v = {k: (dict(x) if k == "citations" else x) for k, x in dataclasses.asdict(v).items()}
+            elif isinstance(v, Path | dt.date):
+                v = str(v)
+            out[f.name] = v
+        return out
+
+
+_BUILD_KEYS = {
+    "as_of": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
+    "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "bootstrap_resamples": "int",
+    "seed": "int", "influence_threshold": "fraction", "sensitivity_discounts": "fractions",
+    "sensitivity_growth_offsets": "floats", "cache_ttl_hours": "float", "charts": "bool",
+}
+_CONC_KEYS = {
+    "method": "method", "beta_bp_per_unit_cc": "float", "r_minus_g": "positive", "aggregate_related": "bool",
+    "cap": "fraction", "tiers": "tiers",
+}
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    """Check ``value`` against ``kind``; return it (converted) or raise ValueError with the reason."""
+    def number(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"expected a number, got {v!r}")
+        return float(v)
+
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"expected a non-negative integer, got {value!r}")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ValueError(f"expected true or false, got {value!r}")
+        return value
+    if kind == "float":
+        return number(value)
+    if kind == "positive":
+        if (v := number(value)) <= 0:
+            raise ValueError(f"must be positive, got {v:g}")
+        return v
+    if kind in ("fraction", "level"):
+        v = number(value)
+        if not 0.0 <= v <= 1.0 or (kind == "level" and v in (0.0, 1.0)):
+            raise ValueError(f"must be a fraction in {'(0, 1)' if kind == 'level' else '[0, 1]'}, got {v:g}")
+        return v
+    if kind in ("levels", "fractions", "floats"):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"expected a non-empty list, got {value!r}")
+        inner = {"levels": "level", "fractions": "fraction", "floats": "float"}[kind]
+        return tuple(_coerce(inner, v) for v in value)
+    if kind == "date":
+        if isinstance(value, dt.date):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise ValueError(f"date must be YYYY-MM-DD, got {value!r}") from None
+    if kind == "spec":
+        if value != "auto" and value not in SPEC_NAMES:
+            raise ValueError(f"must be auto or one of {', '.join(SPEC_NAMES)}; got {value!r}")
+        return value
+    if kind == "specs":
+        if not isinstance(value, list) or not value:
+            raise ValueError("expected a non-empty list of spec names")
+        bad = [v for v in value if v not in SPEC_NAMES]
+        if bad:
+            raise ValueError(f"unknown spec(s) {bad}; known: {', '.join(SPEC_NAMES)}")
+        return tuple(value)
+    if kind == "method":
+        if value not in METHODS:
+            raise ValueError(f"must be one of {', '.join(METHODS)}; got {value!r}")
+        return value
+    if kind == "tiers":
+        if not isinstance(value, list) or not all(isinstance(t, list) and len(t) == 2 for t in value):
+            raise ValueError("expected [[top_share, discount], ...]")
+        tiers = tuple((_coerce("fraction", a), _coerce("fraction", b)) for a, b in value)
+        if any(b[0] < a[0] or b[1] < a[1] for a, b in zip(tiers, tiers[1:], strict=False)):
+            raise ValueError("tiers must rise in both share and discount")
+        return tiers
+    raise AssertionError(kind)
+
+
+def _apply(table: dict[str, Any], keys: dict[str, str], section: str, source: str,
+           problems: list[Problem]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in keys:
+            problems.append(Problem(source, f"unknown setting; known: {', '.join(keys)}", field=f"{section}.{key}"))
+            continue
+        try:
+            out[key] = _coerce(keys[key], value)
+        except ValueError as exc:
+            problems.append(Problem(source, str(exc), field=f"{section}.{key}"))
+    return out
+
+
+def load_config(path: Path | None = None, **overrides: Any) -> BuildConfig:
+    """Defaults, then the settings file (``path``, or ``comps.toml`` if present), then
+    ``overrides`` (CLI options; None means "not given")."""
+    problems: list[Problem] = []
+    values: dict[str, Any] = {}
+    conc: dict[str, Any] = {}
+    if path is None and Path("comps.toml").is_file():
+        path = Path("comps.toml")
+    if path is not None:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(Problem(str(path), "settings file not found")) from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(Problem(str(path), f"not valid TOML: {exc}")) from None
+        for section in data:
+            if section not in ("build", "concentration"):
+                problems.append(Problem(str(path), "unknown section; expected [build] or [concentration]",
+                                        field=section))
+        values = _apply(data.get("build", {}), _BUILD_KEYS, "build", str(path), problems)
+        conc = _apply(data.get("concentration", {}), _CONC_KEYS, "concentration", str(path), problems)
+        values["config_path"] = Path(path)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in _BUILD_KEYS:
+            try:
+                value = _coerce(_BUILD_KEYS[key], value)
+            except ValueError as exc:
+                problems.append(Problem("command line", str(exc), field=f"--{key.replace('_', '-')}"))
+                continue
+        values[key] = value
+    if problems:
+        raise InputError(problems)
+    cfg = BuildConfig(**values)
+    if conc:
+        cfg = cfg.replace(concentration=dataclasses.replace(cfg.concentration, **conc))
+    if cfg.headline_level not in cfg.levels:
+        cfg = cfg.replace(levels=tuple(sorted({*cfg.levels, cfg.headline_level})))
+    return cfg
