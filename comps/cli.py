@@ -68,13 +68,14 @@ def _print_summary(result) -> None:
 
     from comps.report.summary import _headline
 
-    console = Console(width=max(120, Console().width))
+    console = Console(width=max(150, Console().width))
     level = result.config.headline_level
     table = Table(title=f"{result.target.name} ({result.target.ticker}) vs peers, as of {result.as_of}",
                   caption=_headline(result))
     for col in ("price point", "price", "mkt cap", "EV/Rev 2025", "fair (disc.)", f"{level:.0%} band",
                 "premium", "P(>fair)", "verdict", "checklist"):
-        table.add_column(col, justify="left" if col in ("price point", "verdict", "checklist") else "right")
+        table.add_column(col, justify="left" if col in ("price point", "verdict", "checklist") else "right",
+                         no_wrap=col != "checklist")
     lo, hi = f"pi{level * 100:.0f}_low_price_usd", f"pi{level * 100:.0f}_high_price_usd"
     signals = result.checklist.set_index("price_point")["signal"]
     for _, r in result.headline.iterrows():

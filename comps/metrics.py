@@ -25,6 +25,7 @@ PEER_COLUMNS = [
     "revenue_ltm_usd", "revenue_ltm_prior_usd", "ltm_end_date", "ltm_basis", "revenue_growth_ltm",
     "revenue_growth", "growth_basis", "gross_margin", "gross_profit_ltm_usd",
     "ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm",
+    "revenue_ntm_usd", "revenue_growth_ntm", "ev_to_revenue_ntm",
     "missing",
 ]
 
@@ -115,6 +116,9 @@ def peer_row(peer: Peer, figures: dict[str, dict], as_of: dt.date, stale_days: i
         "ev_to_revenue_ltm": _ratio(ev, rev_ltm),
         "ev_to_gross_profit_ltm": _ratio(ev, gp) if gp > 0 else math.nan,
         "price_to_sales_ltm": _ratio(mcap, rev_ltm),
+        "revenue_ntm_usd": val("revenue_ntm"),
+        "revenue_growth_ntm": growth(val("revenue_ntm"), rev_ltm),
+        "ev_to_revenue_ntm": _ratio(ev, val("revenue_ntm")),
         "missing": "; ".join(missing),
     }
 

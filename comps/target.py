@@ -140,7 +140,7 @@ class _Reader:
 
     def figure(self, table: dict, key: str, *, positive: bool = False, fraction: bool = False,
                required: bool = True) -> Figure | None:
-        fld = key
+        fld = f"figures.{key}"
         raw = table.get(key)
         if raw is None:
             if required:

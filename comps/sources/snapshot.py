@@ -36,6 +36,7 @@ FIELDS = {
     "revenue_fy_prior": USD_M,
     "revenue_ltm": USD_M,
     "revenue_ltm_prior": USD_M,
+    "revenue_ntm": USD_M,
     "gross_margin": "fraction",
     "shares_outstanding": "million shares",
     "fiscal_year_end": "text",

@@ -1,0 +1,156 @@
+"""End to end on the bundled data: the valuation table, the CLI and the files it writes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from comps import regression as rg
+from comps.cli import main
+from comps.report.charts import CHARTS
+from comps.report.tables import tables
+from comps.valuation import target_inputs
+
+SHARES, REV = 212_965_381, 510.0e6
+
+
+def test_valuation_has_a_row_per_price_point_and_the_seed_figures(offline_result):
+    head = offline_result.headline
+    assert list(head["price_point"]) == [p.label for p in offline_result.target.price_points]
+    mid = head.set_index("price_point").loc["IPO range mid"]
+    assert mid["market_cap_usd"] == pytest.approx(25.556e9, rel=1e-4)
+    assert mid["price_to_sales_2025"] == pytest.approx(50.1, abs=0.05)
+    assert mid["enterprise_value_usd"] == mid["market_cap_usd"]  # EV assumption: net cash unknown → 0
+
+
+def test_fair_price_premium_and_discount_by_hand(offline_result):
+    for _, r in offline_result.valuation.iterrows():
+        base = REV if r["multiple"] == "ev_to_revenue_ltm" else REV * 0.39
+        assert r["fair_multiple_discounted"] == pytest.approx(r["fair_multiple"] * (1 - r["discount"]))
+        assert r["fair_price_usd"] == pytest.approx(r["fair_multiple_discounted"] * base / SHARES)
+        assert r["premium_to_fair"] == pytest.approx(r["price_usd"] / r["fair_price_usd"] - 1)
+        assert r["implied_multiple"] == pytest.approx(r["price_usd"] * SHARES / base)
+        assert 0.0 <= r["p_price_above_fair"] <= 1.0 and 0.0 <= r["pi_percentile"] <= 1.0
+
+
+def test_headline_fit_is_numpy_least_squares_on_the_peer_table(offline_result):
+    f = offline_result.fits[offline_result.chosen]
+    peers = offline_result.peers.loc[list(f.tickers)]
+    X = np.column_stack([np.ones(f.n), peers[list(f.spec.x)].to_numpy(float)])
+    y = peers[f.spec.y].to_numpy(float)
+    beta = np.linalg.lstsq(X, np.log(y) if f.spec.log_y else y, rcond=None)[0]
+    np.testing.assert_allclose(f.params.to_numpy(), beta, rtol=1e-9)
+
+
+def test_higher_discount_gives_lower_fair_price(offline_result):
+    sv = offline_result.specs[offline_result.chosen]
+    prices = [sv.fair_price(sv.prediction.multiple, d) for d in np.linspace(0, 0.9, 10)]
+    assert all(a > b for a, b in zip(prices, prices[1:], strict=False))
+    sens = offline_result.sensitivity.to_numpy()
+    assert (np.diff(sens, axis=1) < 0).all()
+
+
+def test_implied_growth_reproduces_each_price(offline_result):
+    sv = offline_result.specs[offline_result.chosen]
+    x = target_inputs(offline_result.target)
+    for _, r in offline_result.headline.iterrows():
+        if np.isfinite(r["implied_growth"]):
+            m = sv.fit.predict({**x, rg.GROWTH: r["implied_growth"]}, ()).multiple
+            assert sv.fair_price(m) == pytest.approx(r["price_usd"], rel=1e-9)
+
+
+def test_influence_matches_an_explicit_refit(offline_result):
+    res = offline_result
+    inf = res.influence[res.influence["spec"] == res.chosen].set_index("dropped")
+    ticker = inf.index[0]
+    f = rg.fit(res.peers.drop(index=ticker), res.fits[res.chosen].spec)
+    m = f.predict(target_inputs(res.target), ()).multiple
+    d = inf.loc[ticker, "discount"]
+    base = REV if f.spec.base == "revenue_ltm_usd" else REV * 0.39
+    assert inf.loc[ticker, "fair_price_usd"] == pytest.approx(m * (1 - d) * base / SHARES, rel=1e-9)
+
+
+def test_warnings_cover_extrapolation_staleness_and_the_ev_assumption(offline_result):
+    text = "\n".join(offline_result.warnings)
+    assert "EV assumption" in text and "stale:" in text
+    g = offline_result.target.revenue_growth
+    for name, f in offline_result.fits.items():
+        lo, hi = f.x_range()
+        assert (f"extrapolation: {name}:" in text) == (not lo <= g <= hi)
+
+
+def test_every_output_file_is_written(offline_result):
+    names = {p.name for p in offline_result.written}
+    expected = {f"{stem}.{ext}" for stem in tables(offline_result) for ext in ("csv", "md")}
+    expected |= {f"{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")}
+    expected |= {"summary.md", "report.html", "manifest.json"}
+    assert names == expected
+    for p in offline_result.written:
+        assert p.stat().st_size > 0
+    assert (offline_result.written[0].parent / "scatter_growth_multiple.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _hashes(*dirs: Path) -> dict[str, str]:
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for d in dirs if d.exists()
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_cli_build_writes_outputs_and_is_reproducible(project, capsys):
+    assert main(["build", "--offline", "--out", "out1", "--no-charts"]) == 0
+    assert main(["build", "--offline", "--out", "out2", "--no-charts"]) == 0
+    out = capsys.readouterr().out
+    assert "IPO range mid" in out and "$25.6B" in out and "50.1×" in out
+    one, two = _hashes(project / "out1"), _hashes(project / "out2")
+    for (a, ha), (b, hb) in zip(sorted(one.items()), sorted(two.items()), strict=True):
+        if not a.endswith(("manifest.json", "report.html")):
+            assert ha == hb, a
+    m1, m2 = (json.loads((project / d / "manifest.json").read_text()) for d in ("out1", "out2"))
+    m1.pop("created_at"), m2.pop("created_at")
+    m1["settings"].pop("out_dir"), m2["settings"].pop("out_dir")
+    assert m1 == m2
+    assert set(m1["inputs"]) >= {"peers", "target", "snapshot"}
+
+
+def test_bad_input_exits_2_and_writes_nothing(project, capsys):
+    peers = project / "data" / "peers.csv"
+    peers.write_text(peers.read_text() + "NVDA,Duplicate,accelerators,true,\nAMD,AMD,x,sometimes,\n")
+    before = _hashes(project / "data")
+    assert main(["build", "--offline", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate ticker NVDA" in err and "include must be true or false" in err and "peers.csv:" in err
+    assert not (project / "out").exists()
+    assert _hashes(project / "data") == before
+
+
+def test_bad_settings_and_options_exit_2(project, capsys):
+    (project / "comps.toml").write_text('[build]\nheadline_level = 1.5\nbogus = 1\n[concentration]\nmethod = "x"\n')
+    assert main(["build", "--offline", "--as-of", "2026-13-01"]) == 2
+    err = capsys.readouterr().err
+    for part in ("build.headline_level", "build.bogus", "concentration.method", "--as-of"):
+        assert part in err
+
+
+def test_peers_add_and_remove_keep_comments_and_order(project, capsys):
+    peers = project / "data" / "peers.csv"
+    original = peers.read_text()
+    assert main(["peers", "add", "qcom", "--segment", "accelerators", "--name", "Qualcomm"]) == 0
+    assert peers.read_text() == original + "QCOM,Qualcomm,accelerators,true,\n"
+    assert main(["peers", "add", "QCOM", "--segment", "x"]) == 2
+    assert main(["peers", "remove", "QCOM"]) == 0
+    assert peers.read_text() == original
+    assert main(["peers", "validate"]) == 0
+    assert main(["peers", "add", "../x", "--segment", "x"]) == 2
+
+
+def test_version_help_and_python_dash_m():
+    assert main(["--version"]) == 0
+    done = subprocess.run([sys.executable, "-m", "comps", "--help"], capture_output=True, text=True, check=True)
+    assert "build" in done.stdout and "peers" in done.stdout
+    for cmd in (["build", "--help"], ["peers", "add", "--help"]):
+        assert subprocess.run([sys.executable, "-m", "comps", *cmd], capture_output=True).returncode == 0

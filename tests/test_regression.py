@@ -1,0 +1,170 @@
+"""The regression layer against independent arithmetic: numpy least squares, the textbook
+prediction interval, the HC3 sandwich formula and explicit leave-one-out refits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from comps import regression as rg
+from comps.errors import ModelError
+
+GROWTH = rg.GROWTH
+
+
+def frame(growth, multiple, margin=None, include=None) -> pd.DataFrame:
+    n = len(growth)
+    data = {GROWTH: growth, "ev_to_revenue_ltm": multiple, "include": include or [True] * n,
+            "gross_margin": margin if margin is not None else np.linspace(0.4, 0.8, n)}
+    return pd.DataFrame(data, index=[f"P{i}" for i in range(n)])
+
+
+@pytest.fixture
+def peers() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    g = np.array([0.1, 0.25, 0.3, 0.45, 0.6, 0.8, 1.1, 1.5, 0.05, 0.35])
+    m = 8 + 12 * g + rng.normal(0, 2.0, g.size)
+    return frame(g, m, margin=rng.uniform(0.3, 0.8, g.size))
+
+
+def design(f: pd.DataFrame, cols=(GROWTH,)) -> np.ndarray:
+    return np.column_stack([np.ones(len(f)), f[list(cols)].to_numpy()])
+
+
+def test_fit_matches_numpy_least_squares(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    X, y = design(peers), peers["ev_to_revenue_ltm"].to_numpy()
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    np.testing.assert_allclose(res.params.to_numpy(), beta, rtol=1e-10)
+    resid = y - X @ beta
+    r2 = 1 - resid @ resid / np.sum((y - y.mean()) ** 2)
+    assert res.rsquared == pytest.approx(r2, rel=1e-10)
+    assert res.n == 10 and res.df_resid == 8
+
+
+def test_two_regressor_spec_matches_numpy(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue_margin"])
+    X = design(peers, (GROWTH, "gross_margin"))
+    beta, *_ = np.linalg.lstsq(X, peers["ev_to_revenue_ltm"].to_numpy(), rcond=None)
+    np.testing.assert_allclose(res.params.to_numpy(), beta, rtol=1e-10)
+
+
+def test_log_spec_fits_log_multiple(peers):
+    res = rg.fit(peers, rg.SPECS["log_ev_revenue"])
+    beta, *_ = np.linalg.lstsq(design(peers), np.log(peers["ev_to_revenue_ltm"].to_numpy()), rcond=None)
+    np.testing.assert_allclose(res.params.to_numpy(), beta, rtol=1e-10)
+    p = res.predict({GROWTH: 0.7})
+    assert p.multiple == pytest.approx(np.exp(beta[0] + 0.7 * beta[1]))
+
+
+def test_hc3_standard_errors_match_sandwich_formula(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    X, y = design(peers), peers["ev_to_revenue_ltm"].to_numpy()
+    A = np.linalg.inv(X.T @ X)
+    e = y - X @ (A @ X.T @ y)
+    h = np.diag(X @ A @ X.T)
+    meat = X.T @ np.diag((e / (1 - h)) ** 2) @ X
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(A @ meat @ A)), rtol=1e-8)
+
+
+def test_prediction_interval_matches_textbook_formula(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    X, y = design(peers), peers["ev_to_revenue_ltm"].to_numpy()
+    n, k = X.shape
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    s2 = np.sum((y - X @ beta) ** 2) / (n - k)
+    x0 = np.array([1.0, 0.76])
+    q = x0 @ np.linalg.inv(X.T @ X) @ x0
+    for level in (0.8, 0.9, 0.95):
+        t = stats.t.ppf(0.5 + level / 2, n - k)
+        iv = res.predict({GROWTH: 0.76}, (level,)).interval(level)
+        assert iv.pi_low == pytest.approx(x0 @ beta - t * np.sqrt(s2 * (1 + q)), rel=1e-10)
+        assert iv.pi_high == pytest.approx(x0 @ beta + t * np.sqrt(s2 * (1 + q)), rel=1e-10)
+        assert iv.ci_high - iv.ci_low < iv.pi_high - iv.pi_low
+
+
+def test_percentile_is_half_at_the_fit_and_monotone(peers):
+    p = rg.fit(peers, rg.SPECS["ev_revenue"]).predict({GROWTH: 0.5})
+    assert p.percentile(p.multiple) == pytest.approx(0.5)
+    assert p.percentile(p.interval(0.9).pi_high) == pytest.approx(0.95)
+    assert p.percentile(p.multiple + 1) > p.percentile(p.multiple)
+
+
+def test_leave_one_out_matches_explicit_refits(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    X, y = design(peers), peers["ev_to_revenue_ltm"].to_numpy()
+    x0 = {GROWTH: 0.76}
+    loo = res.loo_predict(x0)
+    for i, ticker in enumerate(peers.index):
+        Xi, yi = np.delete(X, i, 0), np.delete(y, i)
+        b = np.linalg.lstsq(Xi, yi, rcond=None)[0]
+        s2 = np.sum((yi - Xi @ b) ** 2) / (len(yi) - 2)
+        x = np.array([1.0, 0.76])
+        se = np.sqrt(s2 * (1 + x @ np.linalg.inv(Xi.T @ Xi) @ x))
+        np.testing.assert_allclose(res.loo_params().loc[ticker].to_numpy(), b, rtol=1e-9)
+        assert loo.loc[ticker, "multiple"] == pytest.approx(x @ b, rel=1e-9)
+        assert loo.loc[ticker, "se_pred"] == pytest.approx(se, rel=1e-9)
+        assert res.loo_multiple[ticker] == pytest.approx(X[i] @ b, rel=1e-9)
+
+
+def test_bootstrap_is_reproducible_and_centred(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    a = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=11)
+    b = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=11)
+    c = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=12)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert 1900 <= a.size <= 2000
+    assert np.median(a) == pytest.approx(res.predict({GROWTH: 0.5}).multiple, rel=0.1)
+
+
+def test_bootstrap_draw_equals_a_refit_on_the_resample(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    draws = rg.bootstrap(res, {GROWTH: 0.5}, resamples=3, seed=5, chunk_cells=10)
+    idx = np.random.default_rng(5).integers(0, res.n, size=(1, res.n))[0]
+    b = np.linalg.lstsq(res.X[idx], res.y[idx], rcond=None)[0]
+    assert draws[0] == pytest.approx(b[0] + 0.5 * b[1], rel=1e-9)
+
+
+def test_solve_for_growth_inverts_the_fit(peers):
+    res = rg.fit(peers, rg.SPECS["ev_revenue"])
+    m = res.predict({GROWTH: 0.9}).multiple
+    assert res.solve_for_growth(m, {}) == pytest.approx(0.9)
+
+
+def test_peer_order_does_not_change_the_fit(peers):
+    a = rg.fit(peers, rg.SPECS["ev_revenue"])
+    b = rg.fit(peers.iloc[::-1], rg.SPECS["ev_revenue"])
+    np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=1e-12)
+
+
+def test_excluded_and_incomplete_peers_are_left_out_with_reasons():
+    f = frame([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], [5, 6, 8, 9, np.nan, 12, 30],
+              include=[True] * 6 + [False])
+    res = rg.fit(f, rg.SPECS["ev_revenue"], min_n=5)
+    assert res.n == 5 and "P6" not in res.tickers
+    assert dict(res.dropped) == {"P4": "missing ev_to_revenue_ltm"}
+
+
+def test_too_few_peers_or_collinear_growth_raise_model_error():
+    with pytest.raises(ModelError, match="3 peers have the data"):
+        rg.fit(frame([0.1, 0.2, 0.3], [1, 2, 3]), rg.SPECS["ev_revenue"])
+    with pytest.raises(ModelError, match="collinear"):
+        rg.fit(frame([0.2] * 6, [1, 2, 3, 4, 5, 6]), rg.SPECS["ev_revenue"])
+
+
+def test_choose_spec_picks_lowest_loo_error(peers):
+    fits, _ = rg.fit_all(peers, ("ev_revenue", "log_ev_revenue", "ev_revenue_margin"))
+    chosen = rg.choose_spec(fits)
+    assert fits[chosen].loo_error == min(f.loo_error for f in fits.values())
+
+
+def test_huber_fit_downweights_an_outlier(peers):
+    f = peers.copy()
+    f.iloc[0, f.columns.get_loc("ev_to_revenue_ltm")] = 200.0
+    ols = rg.fit(f, rg.SPECS["ev_revenue"])
+    hub = rg.fit(f, rg.SPECS["ev_revenue"], method="huber")
+    clean = rg.fit(peers, rg.SPECS["ev_revenue"])
+    assert abs(hub.params[GROWTH] - clean.params[GROWTH]) < abs(ols.params[GROWTH] - clean.params[GROWTH])
