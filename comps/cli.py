@@ -1,4 +1,4 @@
-"""The ``comps`` command line: a thin typer layer over :func:`comps.build.build`.
+"""The ``comps`` command line: a thin typer layer over :func:`comps.pipeline.build`.
 
 Heavy libraries (pandas, statsmodels, matplotlib, seaborn, yfinance) are imported inside the
 commands that need them, so ``comps --help`` and ``comps peers list`` start instantly.
@@ -52,7 +52,7 @@ def build(
     no_charts: Annotated[bool, typer.Option("--no-charts", help="Skip the PNG/SVG charts.")] = False,
 ) -> None:
     """Value the target at every price point against the peers and write tables and charts."""
-    from comps.build import build as run
+    from comps.pipeline import build as run
     from comps.config import load_config
 
     cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,

@@ -242,19 +242,19 @@ def _huber(X: np.ndarray, y: np.ndarray):
 
 def sample(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """Included peers with every column the spec needs; the others with the reason."""
-    dropped: list[tuple[str, str]] = []
-    keep = []
-    for ticker, row in frame.iterrows():
-        if not bool(row.get("include", True)):
-            continue
-        gone = [c for c in spec.columns if c not in frame.columns or not np.isfinite(row[c])]
-        if gone:
-            dropped.append((str(ticker), "missing " + ", ".join(gone)))
-        elif spec.log_y and row[spec.y] <= 0:
-            dropped.append((str(ticker), f"{spec.y} ≤ 0 cannot be logged"))
-        else:
-            keep.append(ticker)
-    return frame.loc[keep], dropped
+    included = frame[frame["include"].astype(bool)] if "include" in frame.columns else frame
+    absent = [c for c in spec.columns if c not in frame.columns]
+    if absent:
+        return included.iloc[:0], [(str(t), "missing " + ", ".join(absent)) for t in included.index]
+    values = included[list(spec.columns)].apply(pd.to_numeric, errors="coerce")
+    finite = np.isfinite(values.to_numpy(dtype=float))
+    bad_log = (values[spec.y] <= 0).to_numpy() & finite[:, 0] if spec.log_y else np.zeros(len(values), bool)
+    dropped = []
+    for i in np.flatnonzero(~finite.all(axis=1) | bad_log):
+        gone = [c for c, ok in zip(spec.columns, finite[i], strict=True) if not ok]
+        why = "missing " + ", ".join(gone) if gone else f"{spec.y} ≤ 0 cannot be logged"
+        dropped.append((str(included.index[i]), why))
+    return included[finite.all(axis=1) & ~bad_log], dropped
 
 
 def fit(frame: pd.DataFrame, spec: Spec, *, method: Method = "ols", min_n: int = 5) -> FitResult:

@@ -128,22 +128,24 @@ def influence(sv: SpecValuation, target: Target, headline: float,
     back = np.exp if sv.fit.spec.log_y else (lambda v: v)
     base_fair = sv.fair_price(sv.prediction.multiple)
     band = sv.prediction.interval(headline)
-    base_verdicts = [verdict(p.price_usd, sv.fair_price(band.pi_low), sv.fair_price(band.pi_high))
-                     for p in target.price_points]
-    rows = []
-    for ticker, r in loo.iterrows():
-        d = discount_without(str(ticker))
-        price = sv.fair_price(r["multiple"], d)
-        t = float(stats.t.ppf(0.5 + headline / 2, r["df_resid"])) if r["df_resid"] > 0 else math.nan
-        lo = sv.fair_price(back(r["mu"] - t * r["se_pred"]), d)
-        hi = sv.fair_price(back(r["mu"] + t * r["se_pred"]), d)
-        flips = [p.label for p, v0 in zip(target.price_points, base_verdicts, strict=True)
-                 if verdict(p.price_usd, lo, hi) != v0]
-        change = price / base_fair - 1.0
-        rows.append({"spec": sv.fit.spec.name, "dropped": ticker, "fair_price_usd": price,
-                     "fair_price_change": change, "discount": d, "verdict_flips": "; ".join(flips),
-                     "influential": bool(abs(change) > threshold or flips)})
-    return pd.DataFrame(rows)
+    base_lo, base_hi = sv.fair_price(band.pi_low), sv.fair_price(band.pi_high)
+    d = np.array([discount_without(str(t)) for t in loo.index])
+    df = loo["df_resid"].to_numpy(dtype=float)
+    t = stats.t.ppf(0.5 + headline / 2, np.where(df > 0, df, np.nan))
+    mu, se = loo["mu"].to_numpy(), loo["se_pred"].to_numpy()
+    price = sv.fair_price(loo["multiple"].to_numpy(), d)
+    lo, hi = sv.fair_price(back(mu - t * se), d), sv.fair_price(back(mu + t * se), d)
+    flips = [[] for _ in range(len(loo))]
+    for p in target.price_points:
+        before = verdict(p.price_usd, base_lo, base_hi)
+        after = np.where(p.price_usd > hi, VERDICTS[0], np.where(p.price_usd < lo, VERDICTS[2], VERDICTS[1]))
+        for i in np.flatnonzero(after != before):
+            flips[i].append(p.label)
+    change = price / base_fair - 1.0
+    return pd.DataFrame({"spec": sv.fit.spec.name, "dropped": loo.index, "fair_price_usd": price,
+                         "fair_price_change": change, "discount": d,
+                         "verdict_flips": ["; ".join(f) for f in flips],
+                         "influential": (np.abs(change) > threshold) | np.array([bool(f) for f in flips])})
 
 
 def implied_growth_table(rows: pd.DataFrame) -> pd.DataFrame:

@@ -76,7 +76,7 @@ def project(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def offline_result(tmp_path_factory):
     """One offline build of the bundled data, written to a temp folder (shared by tests)."""
-    from comps.build import build
+    from comps.pipeline import build
     from comps.config import BuildConfig
 
     out = tmp_path_factory.mktemp("outputs")

@@ -16,7 +16,7 @@ from comps._io import sha256_file, write_bytes_atomic
 from comps.report import tables as tb
 
 if TYPE_CHECKING:
-    from comps.build import BuildResult
+    from comps.pipeline import BuildResult
 
 PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer")
 

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from comps.build import BuildResult
+    from comps.pipeline import BuildResult
 
 DPI = 160
 KIND_COLORS = {"range": "#1f77b4", "revised": "#9467bd", "priced": "#d62728", "trading": "#ff7f0e"}
@@ -94,8 +94,9 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
     peers = result.peers
     x_t = target_inputs(result.target)
     g_t = x_t[spec.x[0]]
-    fig, ax = plt.subplots(figsize=(10, 6.5))
-    xs = peers[spec.x[0]].to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(11, 6.5))
+    in_fit = peers.index.isin(fit.tickers)
+    xs = peers.loc[in_fit, spec.x[0]].to_numpy(dtype=float)
     lo = np.nanmin(np.append(xs, g_t))
     hi = np.nanmax(np.append(xs, g_t))
     grid = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 120)
@@ -105,29 +106,29 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
                         [p.interval(level).pi_high for p in preds], color="#4c72b0", alpha=alpha, lw=0,
                         label=f"{level:.0%} prediction band")
     ax.plot(grid * 100, [p.multiple for p in preds], color="#4c72b0", lw=2, label=f"fit: {spec.label}")
-    in_fit = peers.index.isin(fit.tickers)
     sns.scatterplot(x=peers.loc[in_fit, spec.x[0]] * 100, y=peers.loc[in_fit, spec.y], hue=peers.loc[in_fit, "segment"],
                     s=70, ax=ax, edgecolor="black", linewidth=0.5, zorder=3)
     named = peers.loc[in_fit].nlargest(max_labels, "market_cap_usd") if in_fit.sum() > max_labels else peers.loc[in_fit]
+    head = result.headline
     for kind in KIND_COLORS:
-        pts = result.headline[result.headline["kind"] == kind]
+        pts = head[head["kind"] == kind]
         if len(pts):
-            ax.scatter([g_t * 100] * len(pts), pts["implied_multiple"], marker="_", s=900, lw=3,
-                       color=KIND_COLORS[kind], zorder=4, label=f"{result.target.ticker} {kind}")
-    ax.scatter([g_t * 100], [sv.prediction.multiple * (1 - sv.discount.discount)], marker="D", s=90,
-               color="#2ca02c", edgecolor="black", zorder=5,
-               label=f"discounted fair ({sv.discount.discount:.0%} concentration discount)")
-    labels_x = list(named[spec.x[0]] * 100) + [g_t * 100]
-    labels_y = list(named[spec.y]) + [float(result.headline["implied_multiple"].max())]
-    texts = list(named.index) + [f"{result.target.ticker} price points"]
+            ax.scatter([g_t * 100] * len(pts), pts["implied_multiple"], marker="_", s=500, lw=2.5,
+                       color=KIND_COLORS[kind], zorder=4, label=f"{result.target.ticker} {kind} price")
+    fair = sv.prediction.multiple * (1 - sv.discount.discount)
+    ax.scatter([g_t * 100], [fair], marker="D", s=90, color="#2ca02c", edgecolor="black", zorder=5,
+               label=f"{result.target.ticker} discounted fair value ({sv.discount.discount:.0%} discount)")
+    labels_x = [*named[spec.x[0]] * 100, *[g_t * 100] * len(head), g_t * 100]
+    labels_y = [*named[spec.y], *head["implied_multiple"], fair]
+    texts = [*named.index, *(f"${p:,.0f}" for p in head["price_usd"]), f"fair ${sv.fair_price(sv.prediction.multiple):,.0f}"]
     if spec.log_y:
         ax.set_yscale("log")
-    ax.set_xlabel(f"Revenue growth, {'LTM' if 'ltm' in spec.x[0] else 'NTM'} (%)")
-    ax.set_ylabel(f"{spec.y} (×)")
+    ax.set_xlabel("Revenue growth, YoY (%): TTM where both TTMs are sourced, else last fiscal year")
+    ax.set_ylabel(f"{spec.y.replace('_', ' ')} (×)")
     extra = " (gross margin held at the target's)" if len(spec.x) > 1 else ""
     ax.set_title(f"{result.target.name}: price points vs peer {spec.label}{extra}, n = {fit.n}")
     place_labels(ax, np.array(labels_x), np.array(labels_y), texts)
-    ax.legend(fontsize=7, loc="upper left", frameon=True)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=True)
     _footnote(fig, result, f"Bands are OLS prediction intervals. Target EV assumes: {result.target.ev_assumption}"
               if result.target.net_cash_usd is None else "")
     return fig

@@ -12,7 +12,7 @@ import pandas as pd
 from comps.report.tables import PEER_DISPLAY, VALUATION_DISPLAY, _fmt, to_markdown
 
 if TYPE_CHECKING:
-    from comps.build import BuildResult
+    from comps.pipeline import BuildResult
 
 
 def verdict_lines(result: BuildResult) -> list[str]:
