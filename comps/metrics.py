@@ -18,7 +18,7 @@ import pandas as pd
 from comps.universe import Peer
 
 PEER_COLUMNS = [
-    "ticker", "name", "segment", "include",
+    "ticker", "name", "segment", "include", "notes",
     "market_cap_usd", "market_cap_date", "market_data_age_days", "stale",
     "net_debt_usd", "enterprise_value_usd", "ev_basis",
     "revenue_fy_usd", "revenue_fy_prior_usd", "fy_end_date", "revenue_growth_fy",
@@ -103,6 +103,7 @@ def peer_row(peer: Peer, figures: dict[str, dict], as_of: dt.date, stale_days: i
 
     return {
         "ticker": peer.ticker, "name": peer.name, "segment": peer.segment, "include": peer.include,
+        "notes": peer.notes,
         "market_cap_usd": mcap, "market_cap_date": mcap_date,
         "market_data_age_days": age if age is not None else math.nan,
         "stale": bool(age is not None and abs(age) > stale_days),

@@ -154,3 +154,13 @@ def test_version_help_and_python_dash_m():
     assert "build" in done.stdout and "peers" in done.stdout
     for cmd in (["build", "--help"], ["peers", "add", "--help"]):
         assert subprocess.run([sys.executable, "-m", "comps", *cmd], capture_output=True).returncode == 0
+
+
+def test_markdown_formats_follow_the_units_in_column_names():
+    import pandas as pd
+
+    from comps.report.tables import to_markdown
+
+    md = to_markdown(pd.DataFrame({"fair_multiple_discounted": [30.1], "fair_price_usd": [-19.2],
+                                   "market_cap_usd": [25.56e9], "pi_percentile": [0.95], "discount": [0.137]}))
+    assert "30.1×" in md and "-$19.20" in md and "$25.56B" in md and "95.0%" in md and "13.7%" in md

@@ -41,15 +41,16 @@ def _fmt(col: str, v: object) -> str:
     if not isinstance(v, int | float):
         return str(v)
     c = col.lower()
-    if c.endswith("_usd") and ("price" in c or "fair_price" in c):
-        return f"${v:,.2f}"
+    sign = "-" if v < 0 else ""
+    if c.endswith("_usd") and "price" in c:
+        return f"{sign}${abs(v):,.2f}"
     if c.endswith("_usd"):
-        return f"${v / 1e9:,.2f}B"
+        return f"{sign}${abs(v) / 1e9:,.2f}B"
+    if "multiple" in c or c.startswith(("ev_to", "price_to")):
+        return f"{v:.1f}×"
     if any(k in c for k in ("growth", "margin", "discount", "premium", "percentile", "p_price", "change",
                             "share", "loo_rmse", "r_squared")):
         return f"{v:.1%}"
-    if "multiple" in c or c.startswith(("ev_to", "price_to", "pi")):
-        return f"{v:.1f}×"
     if isinstance(v, float):
         return f"{v:.4g}"
     return str(v)
@@ -63,7 +64,7 @@ def to_markdown(frame: pd.DataFrame) -> str:
 PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "market_cap_date",
                 "market_data_age_days", "enterprise_value_usd", "revenue_ltm_usd", "ltm_basis",
                 "revenue_growth", "growth_basis", "gross_margin", "ev_to_revenue_ltm", "ev_to_gross_profit_ltm",
-                "price_to_sales_ltm", "missing"]
+                "price_to_sales_ltm", "missing", "notes"]
 
 VALUATION_DISPLAY = ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd",
                      "ev_to_revenue_2025", "fair_multiple", "discount", "fair_multiple_discounted",

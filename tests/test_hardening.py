@@ -1,0 +1,108 @@
+"""Injection, interruption and data edge cases."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from comps import _io
+from comps.cli import main
+from comps.errors import ModelError
+
+
+def _hashes(d: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())
+            if p.is_file() and not p.name.startswith(".")}
+
+
+def test_user_strings_are_escaped_and_formulas_neutralized(project):
+    peers = project / "data" / "peers.csv"
+    text = peers.read_text().replace("NVDA,NVIDIA,accelerators,true,GPU",
+                                     'NVDA,<script>alert(1)</script>,accelerators,true,"=HYPERLINK(""http://x"")<img src=x onerror=alert(2)>')
+    peers.write_text(text)
+    assert main(["build", "--offline", "--out", "out", "--no-charts"]) == 0
+    html = (project / "out" / "report.html").read_text()
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    rows = {r["ticker"]: r for r in csv.DictReader(io.StringIO((project / "out" / "peers.csv").read_text()))}
+    assert rows["NVDA"]["notes"].startswith("'=HYPERLINK")
+    md = (project / "out" / "peers.md").read_text()
+    assert "'=HYPERLINK" in md
+
+
+def test_sigint_midway_leaves_previous_outputs_intact(project, monkeypatch):
+    assert main(["build", "--offline", "--out", "out", "--no-charts"]) == 0
+    before = _hashes(project / "out")
+    calls = {"n": 0}
+    real = _io.write_bytes_atomic
+
+    def interrupted(path, data):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(path, data + b"\n" if path.suffix in (".csv", ".md") else data)
+
+    monkeypatch.setattr("comps.report.write_bytes_atomic", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        from comps.config import load_config
+        from comps.pipeline import build
+
+        build(load_config(offline=True, out_dir=Path("out"), charts=False))
+    after = _hashes(project / "out")
+    assert after.keys() == before.keys()
+    changed = [k for k in after if after[k] != before[k]]
+    assert len(changed) == 4  # the four files written before the interruption; the rest untouched
+    assert not [p for p in (project / "out").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_kill_9_during_writes_never_leaves_a_half_written_file(project):
+    """Kill a build at several moments; every output is always a complete old or new file."""
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    cmd = [sys.executable, "-m", "comps", "build", "--offline", "--out", "out"]
+    subprocess.run(cmd, cwd=project, env=env, check=True, capture_output=True)
+    old = _hashes(project / "out")
+    (project / "data" / "targets" / "cerebras.toml").write_text(
+        (project / "data" / "targets" / "cerebras.toml").read_text().replace("price_usd = 185", "price_usd = 186"))
+    done = subprocess.run(cmd + ["--out", "new"], cwd=project, env=env, check=True, capture_output=True)
+    assert done.returncode == 0
+    new = _hashes(project / "new")
+    for delay in (1.0, 2.0, 3.0):
+        proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for name, digest in _hashes(project / "out").items():
+            assert digest in (old[name], new[name]), name
+
+
+def test_fewer_peers_than_a_fit_needs_is_a_clear_model_error(project):
+    peers = project / "data" / "peers.csv"
+    lines = peers.read_text().splitlines()
+    peers.write_text("\n".join(lines[:6]) + "\n")  # comments, header and 3 peers
+    from comps.config import load_config
+    from comps.pipeline import build
+
+    with pytest.raises(ModelError, match="peers have the data, at least 5 are needed"):
+        build(load_config(offline=True), write=False)
+    assert main(["build", "--offline", "--out", "out"]) == 1
+    assert not (project / "out").exists()
+
+
+def test_invalid_snapshot_values_are_reported_with_lines(project, capsys):
+    snap = project / "data" / "snapshots" / "2026-05-13.csv"
+    text = snap.read_text().replace("NVDA,revenue_fy,215900,", "NVDA,revenue_fy,-5,")
+    text = text.replace("CRWV,gross_margin,0.717,", "CRWV,gross_margin,71.7,")
+    snap.write_text(text)
+    assert main(["build", "--offline", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "revenue_fy must be positive" in err and "gross_margin is a fraction" in err
+    assert "2026-05-13.csv:" in err and not (project / "out").exists()
