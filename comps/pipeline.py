@@ -105,8 +105,11 @@ def collect(config: BuildConfig, peers: list[Peer], target: Target,
 def _discounter(target: Target, peer_ccs: pd.Series, cfg: cc.ConcentrationConfig,
                 tickers: tuple[str, ...]) -> Callable[[str | None], cc.Discount]:
     ccs = peer_ccs.to_dict()
+    base = cc.concentration_discount(target.customers, ccs, tickers, cfg)
 
     def discount(without: str | None = None) -> cc.Discount:
+        if without not in base.ref_tickers:  # dropping a non-discloser leaves the reference as is
+            return base
         return cc.concentration_discount(target.customers, ccs, [t for t in tickers if t != without], cfg)
 
     return discount

@@ -118,6 +118,7 @@ class FitResult:
     xtx_inv: np.ndarray = field(repr=False)
     loo_multiple: pd.Series  # leave-one-out predicted multiple per peer (×)
     dropped: tuple[tuple[str, str], ...] = ()  # (ticker, reason) for peers left out of this fit
+    weights: np.ndarray | None = field(default=None, repr=False)  # Huber's final IRLS weights
 
     @property
     def n(self) -> int:
@@ -183,12 +184,11 @@ class FitResult:
 
     def loo_params(self) -> pd.DataFrame:
         """Coefficients with each peer left out (rows: dropped ticker). Exact for OLS:
-        β₋ᵢ = β − (X'X)⁻¹xᵢeᵢ/(1−hᵢᵢ) (DFBETA), vectorized."""
-        if self.method == "huber":  # no closed form: refit without each peer
-            rows = [_huber(np.delete(self.X, i, 0), np.delete(self.y, i)).params for i in range(self.n)]
-            return pd.DataFrame(rows, index=list(self.tickers), columns=self.params.index)
+        β₋ᵢ = β − (X'X)⁻¹xᵢeᵢ/(1−hᵢᵢ) (DFBETA), vectorized. For a Huber fit the same identity
+        on the weighted data holds its final weights fixed (a one-step approximation)."""
         e, h = self._resid_and_leverage()
-        delta = (self.X @ self.xtx_inv) * (e / (1.0 - h))[:, None]
+        sw = self._sqrt_w()
+        delta = (self.X * sw[:, None] @ self.xtx_inv) * (e / (1.0 - h))[:, None]
         return pd.DataFrame(self.params.to_numpy() - delta, index=list(self.tickers), columns=self.params.index)
 
     def loo_predict(self, x: Mapping[str, float]) -> pd.DataFrame:
@@ -198,7 +198,7 @@ class FitResult:
         x0 = self._row(x)
         e, h = self._resid_and_leverage()
         mu = self.loo_params().to_numpy() @ x0
-        a = self.X @ self.xtx_inv @ x0  # x_i' A x0
+        a = (self.X * self._sqrt_w()[:, None]) @ self.xtx_inv @ x0  # x_i' A x0
         q = float(x0 @ self.xtx_inv @ x0) + a**2 / (1.0 - h)
         df = self.df_resid - 1
         sse = float(np.sum(e**2)) - e**2 / (1.0 - h)
@@ -208,9 +208,15 @@ class FitResult:
         return pd.DataFrame({"multiple": back(mu), "mu": mu, "se_pred": s * np.sqrt(1.0 + q),
                              "df_resid": df}, index=list(self.tickers))
 
+    def _sqrt_w(self) -> np.ndarray:
+        return np.ones(self.n) if self.weights is None else np.sqrt(self.weights)
+
     def _resid_and_leverage(self) -> tuple[np.ndarray, np.ndarray]:
-        e = self.y - self.X @ self.params.to_numpy()
-        h = np.einsum("ij,jk,ik->i", self.X, self.xtx_inv, self.X)
+        """Residuals and leverages, on the weighted data for a Huber fit (X'X⁻¹ is then X'WX⁻¹)."""
+        sw = self._sqrt_w()
+        Xw = self.X * sw[:, None]
+        e = sw * (self.y - self.X @ self.params.to_numpy())
+        h = np.einsum("ij,jk,ik->i", Xw, self.xtx_inv, Xw)
         return e, h
 
     def to_frame(self) -> pd.DataFrame:
@@ -232,12 +238,6 @@ class FitResult:
             row[f"coef_{term}"] = float(self.params[term])
             row[f"se_{term}"] = float(self.bse[term])
         return row
-
-
-def _huber(X: np.ndarray, y: np.ndarray):
-    import statsmodels.api as sm
-
-    return sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
 
 
 def sample(frame: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
@@ -277,15 +277,17 @@ def fit(frame: pd.DataFrame, spec: Spec, *, method: Method = "ols", min_n: int =
         raise ModelError(f"{spec.label}: regressors are collinear across the {n} peers")
     names = ["const", *spec.x]
     ols = sm.OLS(y, X).fit()
-    xtx_inv = np.linalg.inv(X.T @ X)
+    weights = None
     if method == "ols":
         robust = ols.get_robustcov_results(cov_type="HC3")
         params, bse, pvalues, ci = ols.params, robust.bse, robust.pvalues, robust.conf_int(0.05)
         sigma = math.sqrt(ols.scale)
+        xtx_inv = np.linalg.inv(X.T @ X)
     elif method == "huber":
-        rlm = _huber(X, y)
+        rlm = sm.RLM(y, X, M=sm.robust.norms.HuberT()).fit()
         params, bse, pvalues, ci = rlm.params, rlm.bse, rlm.pvalues, rlm.conf_int(0.05)
-        sigma = float(rlm.scale)
+        sigma, weights = float(rlm.scale), np.asarray(rlm.weights, dtype=float)
+        xtx_inv = np.linalg.inv((X * weights[:, None]).T @ X)
     else:
         raise ValueError(f"method must be 'ols' or 'huber', got {method!r}")
     params = pd.Series(params, index=names)
@@ -296,6 +298,7 @@ def fit(frame: pd.DataFrame, spec: Spec, *, method: Method = "ols", min_n: int =
         conf_int=pd.DataFrame(np.asarray(ci), index=names, columns=["low", "high"]),
         rsquared=float(ols.rsquared), rsquared_adj=float(ols.rsquared_adj), aic=float(ols.aic),
         sigma=sigma, xtx_inv=xtx_inv, loo_multiple=pd.Series(dtype=float), dropped=tuple(dropped),
+        weights=weights,
     )
     loo = result.loo_params().to_numpy()
     mu = np.einsum("ij,ij->i", loo, X)
@@ -334,22 +337,29 @@ def compare(fits: Mapping[str, FitResult]) -> pd.DataFrame:
 
 def bootstrap(result: FitResult, x: Mapping[str, float], *, resamples: int = 2000, seed: int = 0,
               chunk_cells: int = 4_000_000) -> np.ndarray:
-    """Pairs bootstrap of the fitted multiple (×) at ``x``: resample peers with replacement,
-    refit by stacked least squares, predict. Returns the finite draws (degenerate resamples
-    whose regressors are collinear are dropped). Deterministic for a given seed."""
+    """Pairs bootstrap of the fitted multiple (×) at ``x``: resample peers with replacement and
+    refit by least squares (whatever the fit's method), all resamples at once.
+
+    A resample is a vector of counts w over peers, so X'WX = w·(xᵢxᵢ') and X'Wy = w·(xᵢyᵢ) are one
+    matrix product each. Resamples whose regressors are collinear are dropped. Returns the
+    finite draws; deterministic for a given seed."""
     rng = np.random.default_rng(seed)
     x0 = result._row(x)
-    n = result.n
+    X, y, n, k = result.X, result.y, result.n, result.k
+    outer = (X[:, :, None] * X[:, None, :]).reshape(n, k * k)
+    xy = X * y[:, None]
     per_chunk = max(1, chunk_cells // max(n, 1))
     out = []
     done = 0
     while done < resamples:
         b = min(per_chunk, resamples - done)
         idx = rng.integers(0, n, size=(b, n))
-        Xb, yb = result.X[idx], result.y[idx]
-        xtx = np.einsum("bni,bnj->bij", Xb, Xb)
-        xty = np.einsum("bni,bn->bi", Xb, yb)
-        ok = np.abs(np.linalg.det(xtx)) > 1e-10 * np.maximum(1.0, np.abs(xtx).max(axis=(1, 2))) ** xtx.shape[1]
+        counts = np.bincount((idx + n * np.arange(b)[:, None]).ravel(), minlength=b * n).reshape(b, n)
+        counts = counts.astype(float)
+        xtx = (counts @ outer).reshape(b, k, k)
+        xty = counts @ xy
+        scale = np.abs(xtx).max(axis=(1, 2))
+        ok = np.abs(np.linalg.det(xtx)) > 1e-10 * np.maximum(1.0, scale) ** k
         beta = np.linalg.solve(xtx[ok], xty[ok][..., None])[..., 0]
         out.append(beta @ x0)
         done += b

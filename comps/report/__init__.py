@@ -32,21 +32,15 @@ def render_files(result: BuildResult) -> dict[str, bytes]:
         files[f"{stem}.md"] = tb.to_markdown(frame).encode()
     charts: dict[str, dict[str, bytes]] = {}
     if result.config.charts:
-        from comps.report.charts import CHARTS
+        from comps.report.charts import render_all
 
-        for stem, draw in CHARTS.items():
-            charts[stem] = rendered = _render(draw, result)
+        charts = render_all(result)
+        for stem, rendered in charts.items():
             for ext, data in rendered.items():
                 files[f"{stem}.{ext}"] = data
     files["summary.md"] = summary_markdown(result, frames).encode()
     files["report.html"] = html_report(result, frames, {k: v["png"] for k, v in charts.items()}).encode()
     return files
-
-
-def _render(draw, result):
-    from comps.report.charts import render
-
-    return render(draw(result))
 
 
 def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:

@@ -31,16 +31,41 @@ def _setup():
 
 
 def render(fig: Figure) -> dict[str, bytes]:
-    """PNG and SVG bytes with fixed metadata (no timestamps, no version strings)."""
+    """PNG and SVG bytes with fixed metadata (no timestamps, no version strings). The tight
+    bounding box is measured once and reused, instead of a second layout pass per format."""
     import matplotlib.pyplot as plt
 
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
     out = {}
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         buf = io.BytesIO()
-        fig.savefig(buf, format=ext, dpi=DPI, bbox_inches="tight", metadata=meta)
+        fig.savefig(buf, format=ext, dpi=DPI, bbox_inches=bbox, metadata=meta)
         out[ext] = buf.getvalue()
     plt.close(fig)
     return out
+
+
+_RESULT = None
+
+
+def _render_one(stem: str) -> tuple[str, dict[str, bytes]]:
+    return stem, render(CHARTS[stem](_RESULT))
+
+
+def render_all(result: BuildResult, workers: int = 2) -> dict[str, dict[str, bytes]]:
+    """Every chart, rendered in ``workers`` forked processes where the platform allows
+    (matplotlib is single-threaded; the charts are independent)."""
+    import multiprocessing as mp
+
+    global _RESULT
+    _RESULT = result
+    try:
+        if workers > 1 and "fork" in mp.get_all_start_methods():
+            with mp.get_context("fork").Pool(workers) as pool:
+                return dict(pool.map(_render_one, list(CHARTS)))
+        return dict(_render_one(stem) for stem in CHARTS)
+    finally:
+        _RESULT = None
 
 
 def _footnote(fig: Figure, result: BuildResult, extra: str = "") -> None:
@@ -134,15 +159,16 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
     return fig
 
 
-def peer_bars(result: BuildResult) -> Figure:
-    """Peer EV/Revenue (LTM) with the peer median and the target's multiple at each price kind."""
+def peer_bars(result: BuildResult, max_bars: int = 40) -> Figure:
+    """Peer EV/Revenue (LTM) with the peer median and the target's multiple at each price kind.
+    Large universes show the ``max_bars`` largest peers; the median is over all of them."""
     plt, sns = _setup()
-    peers = result.peers.dropna(subset=["ev_to_revenue_ltm"]).sort_values("ev_to_revenue_ltm", ascending=False)
-    peers = peers[peers["include"]]
+    every = result.peers[result.peers["include"]].dropna(subset=["ev_to_revenue_ltm"])
+    peers = every.nlargest(max_bars, "market_cap_usd").sort_values("ev_to_revenue_ltm", ascending=False)
     fig, ax = plt.subplots(figsize=(10, max(4.0, 0.32 * len(peers) + 1.5)))
     sns.barplot(x=peers["ev_to_revenue_ltm"], y=peers.index, hue=peers["segment"], dodge=False, ax=ax)
-    med = float(peers["ev_to_revenue_ltm"].median())
-    ax.axvline(med, color="black", ls="--", lw=1.2, label=f"peer median {med:.1f}×")
+    med = float(every["ev_to_revenue_ltm"].median())
+    ax.axvline(med, color="black", ls="--", lw=1.2, label=f"median of all {len(every)} peers {med:.1f}×")
     head = result.headline
     for kind, color in KIND_COLORS.items():
         pts = head[head["kind"] == kind]
@@ -153,7 +179,8 @@ def peer_bars(result: BuildResult) -> Figure:
                     + ", ".join(f"{m:.0f}×" for m in pts["ev_to_revenue_2025"]))
     ax.set_xlabel("EV / revenue, LTM (×)")
     ax.set_ylabel("")
-    ax.set_title(f"Peer EV/Revenue vs {result.target.ticker} at its price points (n = {len(peers)})")
+    shown = f"largest {len(peers)} of {len(every)}" if len(every) > len(peers) else f"n = {len(peers)}"
+    ax.set_title(f"Peer EV/Revenue vs {result.target.ticker} at its price points ({shown})")
     ax.legend(fontsize=7, loc="lower right")
     _footnote(fig, result)
     return fig
@@ -215,9 +242,10 @@ def sensitivity_heatmap(result: BuildResult) -> Figure:
 
 
 def influence_chart(result: BuildResult) -> Figure:
-    """How the chosen spec's fair price moves when each peer is dropped."""
+    """How the chosen spec's fair price moves when each peer is dropped (the 30 largest moves)."""
     plt, _ = _setup()
-    inf = result.influence[result.influence["spec"] == result.chosen].sort_values("fair_price_change")
+    inf = result.influence[result.influence["spec"] == result.chosen]
+    inf = inf.loc[inf["fair_price_change"].abs().nlargest(30).index].sort_values("fair_price_change")
     fig, ax = plt.subplots(figsize=(9, max(3.5, 0.32 * len(inf) + 1.5)))
     colors = ["#d62728" if f else "#7f7f7f" for f in inf["influential"]]
     ax.barh(inf["dropped"], inf["fair_price_change"] * 100, color=colors)

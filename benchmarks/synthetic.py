@@ -1,0 +1,42 @@
+"""Synthetic peer universes for the scale benchmark: a peer CSV and a snapshot of n peers
+whose EV/Revenue rises with growth plus noise. Values are random, labelled synthetic."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+SEGMENTS = ("accelerators", "ai_cloud", "connectivity", "networking", "memory", "foundry", "systems_power")
+
+
+def write_universe(directory: Path, n: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    growth = rng.uniform(-0.1, 1.6, n)
+    gm = rng.uniform(0.1, 0.9, n)
+    rev_prior = np.exp(rng.normal(np.log(5e3), 1.2, n))  # USD millions
+    rev = rev_prior * (1 + growth)
+    multiple = np.exp(1.2 + 1.3 * growth + 1.0 * gm + rng.normal(0, 0.35, n))
+    net_debt = rev * rng.normal(0, 0.3, n)
+    mcap = multiple * rev - net_debt
+    ok = mcap > 0
+    (directory / "snapshots").mkdir(parents=True, exist_ok=True)
+    with open(directory / "peers.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["ticker", "name", "segment", "include", "notes"])
+        for i in np.flatnonzero(ok):
+            w.writerow([f"S{i:05d}", f"Synthetic {i}", SEGMENTS[i % len(SEGMENTS)], "true", "synthetic"])
+    with open(directory / "snapshots" / "2026-05-13.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["ticker", "field", "value", "unit", "date", "source_url", "note"])
+        for i in np.flatnonzero(ok):
+            t = f"S{i:05d}"
+            for field, value, unit, date in (
+                ("market_cap", mcap[i], "USD millions", "2026-05-13"),
+                ("net_debt", net_debt[i], "USD millions", "2026-03-31"),
+                ("revenue_fy", rev[i], "USD millions", "2025-12-31"),
+                ("revenue_fy_prior", rev_prior[i], "USD millions", "2024-12-31"),
+                ("gross_margin", gm[i], "fraction", "2025-12-31"),
+            ):
+                w.writerow([t, field, f"{value:.6g}", unit, date, "synthetic:benchmark", "random"])
