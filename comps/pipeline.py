@@ -157,6 +157,8 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
                                        lambda t, d=discount: d(t).discount, config.influence_threshold))
     fits = {k: v for k, v in fits.items() if k in specs}
     if chosen not in specs:
+        if config.spec != "auto":
+            raise ModelError(f"spec {chosen} cannot value the target: {skipped[chosen]}")
         chosen = rg.choose_spec(fits)
     valuation = pd.concat(frames, ignore_index=True)
     sv = specs[chosen]
@@ -173,7 +175,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
         influence=pd.concat(influence, ignore_index=True), sensitivity=sensitivity,
         spec_sensitivity=spec_sens, peer_values=val.peer_multiple_values(table, fits[chosen].tickers, target),
         checklist=val.checklist(headline, target), peer_cc=peer_ccs,
-        warnings=tuple(collect_warnings(table, fits, specs, target, config)),
+        warnings=tuple(collect_warnings(table, fits, skipped, target, config)),
     )
     if write:
         from comps.report import write_outputs
@@ -182,16 +184,21 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
     return result
 
 
-def collect_warnings(table: pd.DataFrame, fits: dict[str, rg.FitResult], specs: dict[str, val.SpecValuation],
-                     target: Target, config: BuildConfig) -> list[str]:
-    """Stale data, excluded peers, extrapolation, small n and the EV assumption, in words."""
-    out = []
-    stale = table[table["include"] & table["stale"]]
-    for t, r in stale.iterrows():
-        out.append(f"stale: {t} market cap is from {r['market_cap_date']}, "
-                   f"{abs(int(r['market_data_age_days']))} days from the as-of date")
-    for t, r in table[table["include"] & (table["missing"] != "")].iterrows():
-        out.append(f"incomplete: {t}: {r['missing']}")
+def collect_warnings(table: pd.DataFrame, fits: dict[str, rg.FitResult], skipped: dict[str, str],
+                     target: Target, config: BuildConfig, per_kind: int = 20) -> list[str]:
+    """Stale data, incomplete peers, skipped specs, extrapolation, small n and the EV assumption,
+    in words. Per-peer kinds list at most ``per_kind`` peers and then count the rest."""
+    def capped(lines: list[str], kind: str) -> list[str]:
+        extra = len(lines) - per_kind
+        return lines[:per_kind] + ([f"{kind}: … and {extra} more peers (see peers.csv)"] if extra > 0 else [])
+
+    inc = table[table["include"]]
+    out = capped([f"stale: {t} market cap is from {r['market_cap_date']}, "
+                  f"{abs(int(r['market_data_age_days']))} days from the as-of date"
+                  for t, r in inc[inc["stale"]].iterrows()], "stale")
+    out += capped([f"incomplete: {t}: {r['missing']}" for t, r in inc[inc["missing"] != ""].iterrows()],
+                  "incomplete")
+    out += [f"skipped spec: {name}: {why}" for name, why in skipped.items()]
     g = target.revenue_growth
     for name, f in fits.items():
         lo, hi = f.x_range()

@@ -95,7 +95,7 @@ def price_rows(sv: SpecValuation, target: Target, headline: float) -> list[dict]
         implied = ev / sv.base_usd
         undiscounted = implied / (1.0 - d) if d < 1 else math.inf
         rows.append({
-            "spec": sv.fit.spec.name, "price_point": p.label, "kind": p.kind, "price_usd": p.price_usd,
+            "spec": sv.fit.spec.name, "n": sv.fit.n, "price_point": p.label, "kind": p.kind, "price_usd": p.price_usd,
             "market_cap_usd": mcap, "net_cash_assumed_usd": net_cash, "enterprise_value_usd": ev,
             "ev_to_revenue_2025": ev / target.revenue_usd.value,
             "price_to_sales_2025": mcap / target.revenue_usd.value,
@@ -146,11 +146,6 @@ def influence(sv: SpecValuation, target: Target, headline: float,
                          "fair_price_change": change, "discount": d,
                          "verdict_flips": ["; ".join(f) for f in flips],
                          "influential": (np.abs(change) > threshold) | np.array([bool(f) for f in flips])})
-
-
-def implied_growth_table(rows: pd.DataFrame) -> pd.DataFrame:
-    """The growth each price point's multiple needs on each spec's fitted line."""
-    return rows.pivot(index="price_point", columns="spec", values="implied_growth")
 
 
 def sensitivity(sv: SpecValuation, target: Target, discounts: Sequence[float],
