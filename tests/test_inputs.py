@@ -17,18 +17,14 @@ BAD = Path(__file__).parent / "fixtures" / "bad_inputs"
 EXPECTED = tomllib.loads((BAD / "expected.toml").read_text())
 
 
-@pytest.mark.parametrize(("name", "fragment"), sorted(EXPECTED["peers"].items()))
-def test_bad_peer_files(name, fragment):
-    with pytest.raises(InputError) as exc:
-        load_peers(BAD / name)
-    assert fragment in str(exc.value)
-    assert name in str(exc.value)
+CASES = [(load_peers, n, f) for n, f in sorted(EXPECTED["peers"].items())]
+CASES += [(load_target, n, f) for n, f in sorted(EXPECTED["target"].items())]
 
 
-@pytest.mark.parametrize(("name", "fragment"), sorted(EXPECTED["target"].items()))
-def test_bad_target_files(name, fragment):
+@pytest.mark.parametrize(("loader", "name", "fragment"), CASES, ids=[c[1] for c in CASES])
+def test_bad_input_corpus(loader, name, fragment):
     with pytest.raises(InputError) as exc:
-        load_target(BAD / name)
+        loader(BAD / name)
     assert fragment in str(exc.value)
     assert name in str(exc.value)
 
