@@ -90,16 +90,16 @@ def load_inputs(config: BuildConfig) -> tuple[list[Peer], Target, Snapshot, pd.D
 
 
 def collect(config: BuildConfig, peers: list[Peer], target: Target,
-            snapshot: Snapshot) -> tuple[list[dict], str]:
-    """Figure rows for the build and a one-line notice of where they came from.
+            snapshot: Snapshot) -> tuple[list[dict], str, dt.date]:
+    """Figure rows for the build, a one-line notice of where they came from, and the as-of date.
 
     The live refresh (Yahoo) is tried unless ``offline``; any failure falls back to the snapshot."""
-    notice = f"Data: bundled snapshot of {snapshot.as_of} ({snapshot.path})"
     if not config.offline:
         from comps.sources import refresh  # imports yfinance lazily
 
         return refresh.refresh_or_fallback(config, peers, target, snapshot)
-    return list(snapshot.rows), notice
+    notice = f"Data: bundled snapshot of {snapshot.as_of} ({snapshot.path})"
+    return list(snapshot.rows), notice, config.as_of or snapshot.as_of
 
 
 def _discounter(target: Target, peer_ccs: pd.Series, cfg: cc.ConcentrationConfig,
@@ -121,8 +121,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
     config = config or BuildConfig()
     say = progress or (lambda _msg: None)
     peers, target, snapshot, disclosures = load_inputs(config)
-    as_of = config.as_of or snapshot.as_of
-    rows, notice = collect(config, peers, target, snapshot)
+    rows, notice, as_of = collect(config, peers, target, snapshot)
     say(notice)
 
     table = compute_peer_table(peers, rows, as_of, config.stale_days)
