@@ -164,3 +164,17 @@ def test_markdown_formats_follow_the_units_in_column_names():
     md = to_markdown(pd.DataFrame({"fair_multiple_discounted": [30.1], "fair_price_usd": [-19.2],
                                    "market_cap_usd": [25.56e9], "pi_percentile": [0.95], "discount": [0.137]}))
     assert "30.1×" in md and "-$19.20" in md and "$25.56B" in md and "95.0%" in md and "13.7%" in md
+
+
+def test_concentration_discount_uses_sourced_peer_disclosures(offline_result):
+    import math
+
+    ccs = offline_result.peer_cc
+    assert ccs["NVDA"] == pytest.approx(0.12**2 + 0.11**2 + 0.11**2)  # FY2025 10-K: 12 %, 11 %, 11 %
+    assert ccs["CRWV"] == pytest.approx(0.67**2)
+    for sv in offline_result.specs.values():
+        d = sv.discount
+        ref = sum(ccs[t] for t in d.ref_tickers) / len(d.ref_tickers)
+        assert set(d.ref_tickers) == {"NVDA", "CRWV"} & set(sv.fit.tickers)
+        assert d.cc_ref == pytest.approx(ref)
+        assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.62**2 + 0.24**2 - ref)))

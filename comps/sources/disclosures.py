@@ -25,12 +25,18 @@ def load_disclosures(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
     text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
+    # comment lines (#) become blank lines, so line numbers in messages stay true
+    text = "\n".join("" if line.lstrip().startswith("#") else line for line in text.split("\n"))
     reader = csv.reader(io.StringIO(text))
-    header = next(reader, [])
+    header: list[str] = []
+    for header in reader:
+        if any(c.strip() for c in header):
+            break
     if tuple(h.strip() for h in header) != COLUMNS:
-        raise InputError(Problem(str(path), f"header must be {','.join(COLUMNS)}", 1))
+        raise InputError(Problem(str(path), f"header must be {','.join(COLUMNS)}", reader.line_num))
     rows, problems = [], []
-    for lineno, cells in enumerate(reader, start=2):
+    for cells in reader:
+        lineno = reader.line_num
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(COLUMNS):
