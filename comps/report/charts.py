@@ -202,10 +202,14 @@ def football_field(result: BuildResult) -> Figure:
     pv = result.peer_values.set_index("method")["fair_price_usd"]
     rows.append(("peer EV/Revenue Q1–Q3 (no discount)", pv["peer Q1"], pv["peer Q3"], pv["peer median"], "#fdae6b"))
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 2))
+    right = 1.4 * float(result.headline["price_usd"].max())  # clip runaway bands; label their end
     for i, (label, lo, hi, mid, color) in enumerate(rows):
-        lo_c = max(lo, 0.0)
-        ax.barh(i, hi - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.6)
+        lo_c, hi_c = max(lo, 0.0), min(hi, right)
+        ax.barh(i, hi_c - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.6)
         ax.plot([mid, mid], [i - 0.3, i + 0.3], color="black", lw=1.5)
+        if hi > right:
+            ax.text(right, i, f" → ${hi:,.0f}", va="center", ha="right", fontsize=7)
+    ax.set_xlim(0, right)
     ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8)
     ax.invert_yaxis()
     head = result.headline
@@ -231,8 +235,10 @@ def sensitivity_heatmap(result: BuildResult) -> Figure:
     priced = result.headline[result.headline["kind"] == "priced"]["price_usd"]
     center = float(priced.iloc[0]) if len(priced) else None
     fig, ax = plt.subplots(figsize=(9, 5.5))
+    span = float(np.abs(grid.to_numpy() - center).max()) if center else None
     sns.heatmap(grid, annot=True, fmt=".0f", cmap="RdYlGn", center=center, ax=ax,
-                cbar_kws={"label": "fair price per share (USD)"})
+                vmin=center - span if span else None, vmax=center + span if span else None,
+                cbar_kws={"label": "fair price per share (USD); red: below the IPO price"})
     ax.set_xlabel("concentration discount")
     ax.set_ylabel("target revenue growth")
     note = f"; colour centred on the ${center:,.0f} IPO price" if center else ""
