@@ -79,6 +79,30 @@ def value_spec(fit: FitResult, target: Target, discount: Discount, *, levels: Se
                          target.shares_outstanding.value, bootstrap_draws)
 
 
+def interval_rows(sv: SpecValuation) -> list[dict]:
+    """The fair value at each interval level (and the bootstrap's 5-95 %), discount applied, as a
+    multiple (×), EV, equity value (EV + net cash) and price per share (USD)."""
+    d = sv.discount.discount
+
+    def row(kind: str, level: float, m_low: float, m_high: float) -> dict:
+        lo, hi = apply_discount(m_low, d), apply_discount(m_high, d)
+        return {"spec": sv.fit.spec.name, "n": sv.fit.n, "interval": kind, "level": level,
+                "multiple_low": lo, "multiple_high": hi,
+                "ev_low_usd": lo * sv.base_usd, "ev_high_usd": hi * sv.base_usd,
+                "equity_low_usd": lo * sv.base_usd + sv.net_cash_usd,
+                "equity_high_usd": hi * sv.base_usd + sv.net_cash_usd,
+                "price_low_usd": sv.fair_price(m_low), "price_high_usd": sv.fair_price(m_high)}
+
+    p = sv.prediction
+    rows = [row("point", 0.0, p.multiple, p.multiple)]
+    rows += [row("confidence", iv.level, iv.ci_low, iv.ci_high) for iv in p.intervals]
+    rows += [row("prediction", iv.level, iv.pi_low, iv.pi_high) for iv in p.intervals]
+    if sv.bootstrap.size:
+        q5, q95 = np.percentile(sv.bootstrap, [5, 95])
+        rows.append(row("bootstrap", 0.90, float(q5), float(q95)) | {"draws": int(sv.bootstrap.size)})
+    return rows
+
+
 def price_rows(sv: SpecValuation, target: Target, headline: float) -> list[dict]:
     """One row per price point for one spec."""
     x = target_inputs(target)

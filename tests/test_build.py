@@ -178,3 +178,19 @@ def test_concentration_discount_uses_sourced_peer_disclosures(offline_result):
         assert set(d.ref_tickers) == {"NVDA", "CRWV"} & set(sv.fit.tickers)
         assert d.cc_ref == pytest.approx(ref)
         assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.62**2 + 0.24**2 - ref)))
+
+
+def test_interval_table_converts_multiples_to_ev_equity_and_price(offline_result):
+    from comps.valuation import interval_rows
+
+    for sv in offline_result.specs.values():
+        rows = {(r["interval"], r["level"]): r for r in interval_rows(sv)}
+        for level in (0.8, 0.95):
+            r = rows[("prediction", level)]
+            iv = sv.prediction.interval(level)
+            assert r["multiple_high"] == pytest.approx(iv.pi_high * (1 - sv.discount.discount))
+            assert r["ev_high_usd"] == pytest.approx(r["multiple_high"] * sv.base_usd)
+            assert r["equity_high_usd"] == pytest.approx(r["ev_high_usd"] + 0.0)  # net cash unknown → 0
+            assert r["price_high_usd"] == pytest.approx(r["equity_high_usd"] / SHARES)
+        assert rows[("prediction", 0.95)]["price_high_usd"] > rows[("prediction", 0.8)]["price_high_usd"]
+        assert rows[("bootstrap", 0.9)]["draws"] >= 1900

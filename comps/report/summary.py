@@ -47,6 +47,8 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         *[f"- {line}" for line in verdict_lines(result)], "",
         "## Warnings\n", *([f"- {w}" for w in result.warnings] or ["- none"]), "",
         "## Valuation (chosen spec)\n", to_markdown(result.headline[VALUATION_DISPLAY]),
+        "## Fair value intervals (discount applied)\n",
+        to_markdown(frames["intervals"][frames["intervals"]["spec"] == result.chosen]),
         "## Specs compared\n",
         to_markdown(frames["regression"][["spec", "n", "r_squared", "adj_r_squared", "aic", "loo_rmse_rel_ev",
                                           "fair_multiple_at_target", "huber_fair_multiple", "extrapolated",
