@@ -107,10 +107,12 @@ def bench_universes(sizes: list[int]) -> list[tuple[str, str, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats; universes up to 5,000")
+    ap.add_argument("--only", choices=["cli", "refresh", "universe"], help="run one group")
     args = ap.parse_args()
     repeats = 3 if args.quick else 7
     sizes = [500, 5000] if args.quick else [500, 5000, 50000]
-    rows = bench_cli(repeats) + bench_refresh() + bench_universes(sizes)
+    groups = {"cli": lambda: bench_cli(repeats), "refresh": bench_refresh, "universe": lambda: bench_universes(sizes)}
+    rows = [r for name, run in groups.items() if args.only in (None, name) for r in run()]
     width = max(len(r[0]) for r in rows)
     print(f"comps benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     for name, figure, target in rows:

@@ -119,8 +119,27 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
           progress: Callable[[str], None] | None = None) -> BuildResult:
     """Run one build. With ``write``, every output goes to ``config.out_dir``."""
     config = config or BuildConfig()
-    say = progress or (lambda _msg: None)
     peers, target, snapshot, disclosures = load_inputs(config)
+    pool = None
+    if write and config.charts:
+        from comps.report.charts import start_pool
+
+        pool = start_pool()
+    try:
+        result = _compute(config, peers, target, snapshot, disclosures, progress)
+        if write:
+            from comps.report import write_outputs
+
+            result = write_outputs(result, config.out_dir, pool)
+    finally:
+        if pool is not None:
+            pool.terminate()
+    return result
+
+
+def _compute(config: BuildConfig, peers: list[Peer], target: Target, snapshot: Snapshot,
+             disclosures: pd.DataFrame, progress: Callable[[str], None] | None) -> BuildResult:
+    say = progress or (lambda _msg: None)
     rows, notice, as_of = collect(config, peers, target, snapshot)
     say(notice)
 
@@ -168,7 +187,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
                               for n, s in specs.items()}, index=list(config.sensitivity_discounts)).T
     spec_sens.index.name, spec_sens.columns.name = "spec", "discount"
     headline = valuation[valuation["spec"] == chosen].reset_index(drop=True)
-    result = BuildResult(
+    return BuildResult(
         config=config, as_of=as_of, snapshot=snapshot, data_notice=notice, peers=table, target=target,
         fits=fits, huber=huber, skipped=skipped, chosen=chosen, specs=specs, valuation=valuation,
         influence=pd.concat(influence, ignore_index=True), sensitivity=sensitivity,
@@ -176,11 +195,6 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
         checklist=val.checklist(headline, target), peer_cc=peer_ccs,
         warnings=tuple(collect_warnings(table, fits, skipped, target, config)),
     )
-    if write:
-        from comps.report import write_outputs
-
-        result = write_outputs(result, config.out_dir)
-    return result
 
 
 def collect_warnings(table: pd.DataFrame, fits: dict[str, rg.FitResult], skipped: dict[str, str],

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer")
 
 
-def render_files(result: BuildResult) -> dict[str, bytes]:
-    """File name → bytes for every output except the manifest."""
+def render_files(result: BuildResult, pool=None) -> dict[str, bytes]:
+    """File name → bytes for every output except the manifest (charts on ``pool`` if given)."""
     from comps.report.summary import html_report, summary_markdown
 
     files: dict[str, bytes] = {}
@@ -34,7 +34,7 @@ def render_files(result: BuildResult) -> dict[str, bytes]:
     if result.config.charts:
         from comps.report.charts import render_all
 
-        charts = render_all(result)
+        charts = render_all(result, pool)
         for stem, rendered in charts.items():
             for ext, data in rendered.items():
                 files[f"{stem}.{ext}"] = data
@@ -70,9 +70,9 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
     }
 
 
-def write_outputs(result: BuildResult, out_dir: Path) -> BuildResult:
+def write_outputs(result: BuildResult, out_dir: Path, pool=None) -> BuildResult:
     """Render everything, then replace each file in ``out_dir`` atomically."""
-    files = render_files(result)
+    files = render_files(result, pool)
     files["manifest.json"] = (json.dumps(manifest(result, files), indent=2, sort_keys=True) + "\n").encode()
     out_dir = Path(out_dir)
     written = []

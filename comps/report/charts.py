@@ -45,27 +45,26 @@ def render(fig: Figure) -> dict[str, bytes]:
     return out
 
 
-_RESULT = None
+def _render_one(stem: str, result: BuildResult) -> tuple[str, dict[str, bytes]]:
+    return stem, render(CHARTS[stem](result))
 
 
-def _render_one(stem: str) -> tuple[str, dict[str, bytes]]:
-    return stem, render(CHARTS[stem](_RESULT))
-
-
-def render_all(result: BuildResult, workers: int = 2) -> dict[str, dict[str, bytes]]:
-    """Every chart, rendered in ``workers`` forked processes where the platform allows
-    (matplotlib is single-threaded; the charts are independent)."""
+def start_pool(workers: int = 2):
+    """Fork chart workers that import matplotlib and seaborn while the build computes; None
+    where fork is unavailable (charts then render in-process). matplotlib is single-threaded
+    and the charts are independent, so two processes halve the rendering time on two cores."""
     import multiprocessing as mp
 
-    global _RESULT
-    _RESULT = result
-    try:
-        if workers > 1 and "fork" in mp.get_all_start_methods():
-            with mp.get_context("fork").Pool(workers) as pool:
-                return dict(pool.map(_render_one, list(CHARTS)))
-        return dict(_render_one(stem) for stem in CHARTS)
-    finally:
-        _RESULT = None
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        return None
+    return mp.get_context("fork").Pool(workers, initializer=_setup)
+
+
+def render_all(result: BuildResult, pool=None) -> dict[str, dict[str, bytes]]:
+    """Every chart as PNG and SVG bytes, on ``pool`` if given."""
+    if pool is None:
+        return dict(_render_one(stem, result) for stem in CHARTS)
+    return dict(pool.starmap(_render_one, [(stem, result) for stem in CHARTS]))
 
 
 def _footnote(fig: Figure, result: BuildResult, extra: str = "") -> None:
@@ -77,9 +76,8 @@ def _footnote(fig: Figure, result: BuildResult, extra: str = "") -> None:
 def place_labels(ax, xs, ys, texts, fontsize: float = 8, color: str = "#222222") -> None:
     """Label points without overlaps: try offsets around each point, keep the first whose box
     clears every label already placed (and the axes), else the least-overlapping one."""
-    fig = ax.figure
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    ax.autoscale_view()  # final limits, so data-to-pixel transforms hold without a full draw
+    renderer = ax.figure.canvas.get_renderer()
     placed = []
     offsets = [(6, 4), (6, -10), (-6, 4), (-6, -10), (0, 9), (0, -14), (12, 12), (-12, -16), (14, -2), (-14, -2)]
     order = np.argsort(ys)[::-1]
