@@ -194,3 +194,13 @@ def test_interval_table_converts_multiples_to_ev_equity_and_price(offline_result
             assert r["price_high_usd"] == pytest.approx(r["equity_high_usd"] / SHARES)
         assert rows[("prediction", 0.95)]["price_high_usd"] > rows[("prediction", 0.8)]["price_high_usd"]
         assert rows[("bootstrap", 0.9)]["draws"] >= 1900
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["peers", "list"]])
+def test_light_commands_import_no_heavy_libraries(args):
+    code = ("import sys; from comps.cli import main; main(%r); "
+            "heavy = {'pandas', 'numpy', 'statsmodels', 'matplotlib', 'seaborn', 'yfinance', 'scipy'}; "
+            "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))" % (args,))
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
