@@ -118,3 +118,18 @@ def test_invalid_snapshot_values_are_reported_with_lines(project, capsys):
     err = capsys.readouterr().err
     assert "revenue_fy must be positive" in err and "gross_margin is a fraction" in err
     assert "2026-05-13.csv:" in err and not (project / "out").exists()
+
+
+BAD = Path(__file__).parent / "fixtures" / "bad_inputs"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BAD.glob("*") if p.suffix in (".csv", ".toml")))
+def test_every_bad_input_exits_2_and_changes_nothing(project, capsys, name):
+    (project / "out").mkdir()
+    (project / "out" / "previous.md").write_text("previous build\n")
+    option = "--peers" if name.startswith("peers") else "--target"
+    before = {**_hashes(project / "data"), **_hashes(project / "data" / "snapshots"), **_hashes(project / "out")}
+    assert main(["build", "--offline", "--out", "out", option, str(BAD / name)]) == 2
+    err = capsys.readouterr().err
+    assert name in err
+    assert {**_hashes(project / "data"), **_hashes(project / "data" / "snapshots"), **_hashes(project / "out")} == before

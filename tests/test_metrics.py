@@ -6,6 +6,8 @@ import datetime as dt
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from comps.metrics import compute_peer_table
 from comps.universe import Peer
@@ -60,7 +62,7 @@ def test_missing_data_stays_missing_with_reasons():
     assert not (money == 0).any().any()  # nothing filled with zero
 
 
-@pytest.mark.parametrize("scale", [1e-3, 7.0, 1e4])
+@given(st.floats(1e-4, 1e4))
 def test_scaling_all_money_leaves_multiples_unchanged(scale):
     def table(s):
         figs = rows("A", market_cap=(100e9 * s, D(2026, 5, 1)), net_debt=(-3e9 * s, D(2026, 3, 31)),
@@ -69,4 +71,4 @@ def test_scaling_all_money_leaves_multiples_unchanged(scale):
         return compute_peer_table([Peer("A", "A", "s", True)], figs, D(2026, 5, 13)).loc["A"]
     a, b = table(1.0), table(scale)
     for col in ("ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm", "revenue_growth"):
-        assert b[col] == pytest.approx(a[col], rel=1e-12)
+        assert b[col] == pytest.approx(a[col], rel=1e-9)
