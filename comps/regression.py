@@ -87,6 +87,12 @@ class Prediction:
                 return iv
         raise KeyError(f"no {level:.0%} interval; have {[iv.level for iv in self.intervals]}")
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per level: mean CI and prediction interval of the multiple (×)."""
+        return pd.DataFrame([{"spec": self.spec, "multiple": self.multiple, "level": iv.level,
+                              "ci_low": iv.ci_low, "ci_high": iv.ci_high, "pi_low": iv.pi_low,
+                              "pi_high": iv.pi_high} for iv in self.intervals])
+
     def percentile(self, multiple: float) -> float:
         """Where ``multiple`` sits in the predictive distribution: P(new peer's multiple ≤ it)."""
         if self.log_y:

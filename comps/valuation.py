@@ -68,6 +68,10 @@ class SpecValuation:
         d = self.discount.discount if discount is None else discount
         return price_from_multiple(apply_discount(multiple, d), self.base_usd, self.net_cash_usd, self.shares)
 
+    def to_frame(self) -> pd.DataFrame:
+        """The fair value at each interval, as multiple, EV, equity and price (see interval_rows)."""
+        return pd.DataFrame(interval_rows(self))
+
 
 def value_spec(fit: FitResult, target: Target, discount: Discount, *, levels: Sequence[float],
                bootstrap_draws: np.ndarray) -> SpecValuation:

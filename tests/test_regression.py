@@ -85,6 +85,8 @@ def test_prediction_interval_matches_textbook_formula(peers):
         assert iv.pi_low == pytest.approx(x0 @ beta - t * np.sqrt(s2 * (1 + q)), rel=1e-10)
         assert iv.pi_high == pytest.approx(x0 @ beta + t * np.sqrt(s2 * (1 + q)), rel=1e-10)
         assert iv.ci_high - iv.ci_low < iv.pi_high - iv.pi_low
+    table = res.predict({GROWTH: 0.76}).to_frame().set_index("level")
+    assert list(table.index) == [0.8, 0.9, 0.95] and (table["pi_high"] > table["ci_high"]).all()
 
 
 def test_percentile_is_half_at_the_fit_and_monotone(peers):

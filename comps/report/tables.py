@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from comps import valuation as val
-
 if TYPE_CHECKING:
     from comps.pipeline import BuildResult
 
@@ -92,7 +90,7 @@ def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
         "regression": result.regression_table(),
         "coefficients": coefs,
         "valuation": result.valuation,
-        "intervals": pd.DataFrame([r for sv in result.specs.values() for r in val.interval_rows(sv)]),
+        "intervals": pd.concat([sv.to_frame() for sv in result.specs.values()], ignore_index=True),
         "influence": result.influence,
         "sensitivity": sens,
         "spec_sensitivity": spec_sens.reset_index(),
