@@ -52,8 +52,8 @@ def build(
     no_charts: Annotated[bool, typer.Option("--no-charts", help="Skip the PNG/SVG charts.")] = False,
 ) -> None:
     """Value the target at every price point against the peers and write tables and charts."""
-    from comps.pipeline import build as run
     from comps.config import load_config
+    from comps.pipeline import build as run
 
     cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,
                       as_of=as_of, spec=spec, offline=offline or None, require_live=require_live or None,

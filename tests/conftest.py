@@ -76,8 +76,8 @@ def project(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def offline_result(tmp_path_factory):
     """One offline build of the bundled data, written to a temp folder (shared by tests)."""
-    from comps.pipeline import build
     from comps.config import BuildConfig
+    from comps.pipeline import build
 
     out = tmp_path_factory.mktemp("outputs")
     cfg = BuildConfig(peers_path=ROOT / "data/peers.csv", target_path=ROOT / "data/targets/cerebras.toml",

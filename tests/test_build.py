@@ -108,6 +108,7 @@ def test_cli_build_writes_outputs_and_is_reproducible(project, capsys):
     assert "IPO range mid" in out and "$25.6B" in out and "50.1×" in out
     one, two = _hashes(project / "out1"), _hashes(project / "out2")
     for (a, ha), (b, hb) in zip(sorted(one.items()), sorted(two.items()), strict=True):
+        assert Path(a).name == Path(b).name
         if not a.endswith("manifest.json"):  # tables, charts (fixed metadata) and report.html
             assert ha == hb, a
     m1, m2 = (json.loads((project / d / "manifest.json").read_text()) for d in ("out1", "out2"))

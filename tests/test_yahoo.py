@@ -19,6 +19,7 @@ from comps.errors import SourceError
 from comps.pipeline import build
 from comps.sources import refresh, yahoo
 
+
 def test_healthy_ticker_becomes_plain_records():
     raw = yahoo.fetch("ABC", ticker_factory=FakeTicker)
     assert raw.errors == [] and not raw.network_failure
@@ -69,7 +70,7 @@ def test_derive_usd_twd_adr_ntm_and_ltm():
     assert by["reporting_currency"]["value"] == "TWD"
     today = dt.date.fromisoformat(raw.fetched_at[:10])
     w = min(max((dt.date(2026, 12, 31) - today).days / 365, 0), 1)
-    assert by["revenue_ntm"]["value"] == pytest.approx((w * 140e9 + (1 - w) * 190e9))
+    assert by["revenue_ntm"]["value"] == pytest.approx(w * 140e9 + (1 - w) * 190e9)
     assert all(r["source_url"].startswith("yfinance:") and "fetched_at=" in r["note"] for r in rows)
 
 

@@ -201,7 +201,7 @@ def football_field(result: BuildResult) -> Figure:
     rows.append(("peer EV/Revenue Q1–Q3 (no discount)", pv["peer Q1"], pv["peer Q3"], pv["peer median"], "#fdae6b"))
     fig, ax = plt.subplots(figsize=(10, 0.42 * len(rows) + 2))
     right = 1.4 * float(result.headline["price_usd"].max())  # clip runaway bands; label their end
-    for i, (label, lo, hi, mid, color) in enumerate(rows):
+    for i, (_, lo, hi, mid, color) in enumerate(rows):
         lo_c, hi_c = max(lo, 0.0), min(hi, right)
         ax.barh(i, hi_c - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.6)
         ax.plot([mid, mid], [i - 0.3, i + 0.3], color="black", lw=1.5)
