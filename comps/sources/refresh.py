@@ -150,15 +150,16 @@ def _ntm(raw: yahoo.RawPeer, today: dt.date, rate: Callable[[str | None], float 
 
 
 class Cache:
-    """Raw responses on disk, one JSON file per ticker, valid for ``ttl_hours``."""
+    """Raw responses on disk, one JSON file per ticker (and ``--as-of`` date), valid for ``ttl_hours``."""
 
-    def __init__(self, directory: Path, ttl_hours: float):
+    def __init__(self, directory: Path, ttl_hours: float, as_of: dt.date | None = None):
         self.dir, self.ttl = Path(directory), ttl_hours * 3600
+        self.tag = as_of.isoformat() if as_of else "latest"
 
     def path(self, ticker: str) -> Path:
         if ticker_problem(ticker) is not None:
             raise ValueError(f"unsafe ticker for a cache path: {ticker!r}")
-        p = (self.dir / f"{ticker}.json").resolve()
+        p = (self.dir / f"{ticker}.{self.tag}.json").resolve()
         if p.parent != self.dir.resolve():
             raise ValueError(f"cache path escapes {self.dir}: {ticker!r}")
         return p
@@ -204,16 +205,15 @@ def fetch_all(symbols: Sequence[str], fetch: Callable[[str], yahoo.RawPeer], cac
     return out
 
 
-def refresh_or_fallback(config, peers, target, snapshot: Snapshot, *,
-                        ticker_factory: Callable[[str], Any] | None = None) -> tuple[list[dict], str, dt.date]:
+def refresh_or_fallback(config, peers, target, snapshot: Snapshot) -> tuple[list[dict], str, dt.date]:
     """Rows for the build (live merged over the snapshot), a one-line notice and the as-of date
     (``--as-of`` if given, else the refresh date; the snapshot's date on fallback)."""
-    factory = ticker_factory or yahoo.yfinance_ticker
+    factory = yahoo.yfinance_ticker
     Path(config.cache_dir).mkdir(parents=True, exist_ok=True)
     yahoo.configure(Path(config.cache_dir) / "yfinance")
     symbols = [p.ticker for p in peers if p.include] + [target.ticker]
     fetch = lambda s: yahoo.fetch(s, ticker_factory=factory, as_of=config.as_of)  # noqa: E731
-    cache = None if config.refresh else Cache(config.cache_dir, config.cache_ttl_hours)
+    cache = None if config.refresh else Cache(config.cache_dir, config.cache_ttl_hours, config.as_of)
     raws = fetch_all(symbols, fetch, cache)
     currencies = {c for r in raws.values() for c in (r.info.get("currency"), r.info.get("financialCurrency"),
                   *(e.get("currency") for e in r.revenue_estimate.values())) if c and c != "USD"}
