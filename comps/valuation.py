@@ -46,9 +46,10 @@ def price_from_multiple(multiple: float | np.ndarray, base_usd: float, net_cash_
     return (multiple * base_usd + net_cash_usd) / shares
 
 
-def verdict(price: float, low: float, high: float) -> str:
-    """Where a price sits against the fair-price band [low, high]."""
-    return VERDICTS[0] if price > high else VERDICTS[2] if price < low else VERDICTS[1]
+def verdict(price: float, low: float | np.ndarray, high: float | np.ndarray) -> str | np.ndarray:
+    """Where a price sits against the fair-price band [low, high] (element-wise for arrays)."""
+    out = np.where(price > high, VERDICTS[0], np.where(price < low, VERDICTS[2], VERDICTS[1]))
+    return str(out) if out.ndim == 0 else out
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,7 @@ def influence(sv: SpecValuation, target: Target, headline: float,
     flips = [[] for _ in range(len(loo))]
     for p in target.price_points:
         before = verdict(p.price_usd, base_lo, base_hi)
-        after = np.where(p.price_usd > hi, VERDICTS[0], np.where(p.price_usd < lo, VERDICTS[2], VERDICTS[1]))
+        after = verdict(p.price_usd, lo, hi)
         for i in np.flatnonzero(after != before):
             flips[i].append(p.label)
     change = price / base_fair - 1.0

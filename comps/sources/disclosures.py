@@ -6,15 +6,13 @@ customer with 10 %+ of a fiscal year's revenue::
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from pathlib import Path
 
 import pandas as pd
 
 from comps.errors import InputError, Problem
-from comps.universe import normalize_ticker, ticker_problem
+from comps.sources._table import read_rows
 
 COLUMNS = ("ticker", "fiscal_year", "customer", "share", "period_end", "source_url", "note")
 
@@ -24,28 +22,9 @@ def load_disclosures(path: Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    text = path.read_text(encoding="utf-8").removeprefix("\ufeff")
-    # comment lines (#) become blank lines, so line numbers in messages stay true
-    text = "\n".join("" if line.lstrip().startswith("#") else line for line in text.split("\n"))
-    reader = csv.reader(io.StringIO(text))
-    header: list[str] = []
-    for header in reader:
-        if any(c.strip() for c in header):
-            break
-    if tuple(h.strip() for h in header) != COLUMNS:
-        raise InputError(Problem(str(path), f"header must be {','.join(COLUMNS)}", reader.line_num))
-    rows, problems = [], []
-    for cells in reader:
-        lineno = reader.line_num
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(COLUMNS):
-            problems.append(Problem(str(path), f"expected {len(COLUMNS)} cells, found {len(cells)}", lineno))
-            continue
-        r = dict(zip(COLUMNS, (c.strip() for c in cells), strict=True))
-        r["ticker"] = normalize_ticker(r["ticker"])
-        if (why := ticker_problem(r["ticker"])) is not None:
-            problems.append(Problem(str(path), why, lineno, "ticker"))
+    lines, problems = read_rows(path.read_text(encoding="utf-8"), str(path), COLUMNS)
+    rows = []
+    for lineno, r in lines:
         try:
             r["fiscal_year"] = int(r["fiscal_year"])
             r["share"] = float(r["share"])

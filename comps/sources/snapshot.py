@@ -21,7 +21,7 @@ from pathlib import Path
 
 from comps._io import write_text_atomic
 from comps.errors import InputError, Problem
-from comps.universe import normalize_ticker, ticker_problem
+from comps.sources._table import read_rows
 
 COLUMNS = ("ticker", "field", "value", "unit", "date", "source_url", "note")
 USD_M = "USD millions"
@@ -60,27 +60,11 @@ class Snapshot:
 
 def parse_snapshot(text: str, source: str) -> list[dict]:
     """Validate snapshot CSV text into figure dicts. Raises InputError listing every problem."""
-    text = text.removeprefix("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    problems: list[Problem] = []
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise InputError(Problem(source, "snapshot is empty")) from None
-    if tuple(header) != COLUMNS:
-        raise InputError(Problem(source, f"header must be {','.join(COLUMNS)}", 1))
+    lines, problems = read_rows(text, source, COLUMNS)
     rows: list[dict] = []
     seen: dict[tuple[str, str], int] = {}
-    for lineno, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) != len(COLUMNS):
-            problems.append(Problem(source, f"expected {len(COLUMNS)} cells, found {len(cells)}", lineno))
-            continue
-        row = dict(zip(COLUMNS, (c.strip() for c in cells), strict=True))
-        ticker = normalize_ticker(row["ticker"])
-        if (why := ticker_problem(ticker)) is not None:
-            problems.append(Problem(source, why, lineno, "ticker"))
+    for lineno, row in lines:
+        ticker = row["ticker"]
         fld = row["field"]
         if fld not in FIELDS:
             problems.append(Problem(source, f"unknown field {fld!r}; known: {', '.join(FIELDS)}", lineno, "field"))
