@@ -4,7 +4,9 @@ on the same inputs give identical files."""
 
 from __future__ import annotations
 
+import gc
 import io
+import textwrap
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,8 +28,26 @@ def _setup():
     import seaborn as sns
 
     sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
-    plt.rcParams.update({"svg.hashsalt": "comps", "figure.dpi": DPI, "axes.titleweight": "bold"})
+    plt.rcParams.update({
+        "svg.hashsalt": "comps", "figure.dpi": DPI, "axes.titleweight": "bold",
+        "text.parse_math": False,  # "$" in prices and user notes is a dollar sign, never mathtext
+        "svg.fonttype": "none",  # SVG text stays text: selectable, editable, a third of the size
+    })
     return plt, sns
+
+
+def warm_up() -> None:
+    """Prepare a chart process: import what rendering and unpickling a result need, load the
+    fonts by drawing once, then freeze the heap so garbage collection does not rescan the
+    imported libraries while rendering."""
+    import comps.pipeline  # noqa: F401 - unpickling a BuildResult imports it
+
+    plt, _ = _setup()
+    fig, ax = plt.subplots(figsize=(2, 1))
+    ax.set_title("warm-up")
+    fig.canvas.draw()
+    plt.close(fig)
+    gc.freeze()
 
 
 def render(fig: Figure) -> dict[str, bytes]:
@@ -49,41 +69,40 @@ def _render_one(stem: str, result: BuildResult) -> tuple[str, dict[str, bytes]]:
     return stem, render(CHARTS[stem](result))
 
 
-def start_pool(workers: int = 2):
-    """Fork chart workers that import matplotlib and seaborn while the build computes; None
-    where fork is unavailable (charts then render in-process). matplotlib is single-threaded
-    and the charts are independent, so two processes halve the rendering time on two cores."""
-    import multiprocessing as mp
-
-    if workers < 2 or "fork" not in mp.get_all_start_methods():
-        return None
-    return mp.get_context("fork").Pool(workers, initializer=_setup)
-
-
 def render_all(result: BuildResult, pool=None) -> dict[str, dict[str, bytes]]:
-    """Every chart as PNG and SVG bytes, on ``pool`` if given."""
+    """Every chart as PNG and SVG bytes, on a multiprocessing ``pool`` if given."""
     if pool is None:
         return dict(_render_one(stem, result) for stem in CHARTS)
     return dict(pool.starmap(_render_one, [(stem, result) for stem in CHARTS]))
 
 
 def _footnote(fig: Figure, result: BuildResult, extra: str = "") -> None:
+    """Sources and as-of date under the figure, wrapped to its width. textwrap, not matplotlib's
+    ``wrap=True``, which re-measures the text word by word on every draw."""
     text = (f"As of {result.as_of}. Peer figures: {result.snapshot.path.name} (per-figure source URLs in "
             f"sources_peers.csv); target: {result.target.path}. {extra}").strip()
-    fig.text(0.01, -0.02, text, ha="left", va="top", fontsize=7, color="#555555", wrap=True)
+    chars = int(fig.get_figwidth() * 72 / (7 * 0.55))  # 7 pt text averages ~0.55 em per character
+    fig.text(0.01, -0.02, textwrap.fill(text, chars), ha="left", va="top", fontsize=7, color="#555555")
 
 
-def place_labels(ax, xs, ys, texts, fontsize: float = 8, color: str = "#222222") -> None:
+def place_labels(ax, xs, ys, texts, half_widths=None, fontsize: float = 8, color: str = "#222222") -> None:
     """Label points without overlaps: try offsets around each point, keep the first whose box
-    clears every label already placed (and the axes), else the least-overlapping one."""
+    clears every marker and every label already placed, else the least-overlapping one.
+    ``half_widths`` (points) is each marker's half width; 5 pt if not given."""
+    from matplotlib.transforms import Bbox
+
     ax.autoscale_view()  # final limits, so data-to-pixel transforms hold without a full draw
     renderer = ax.figure.canvas.get_renderer()
-    placed = []
+    px = renderer.points_to_pixels(1.0)
+    half = np.full(len(xs), 5.0) if half_widths is None else np.asarray(half_widths, dtype=float)
+    centers = ax.transData.transform(np.column_stack([xs, ys]))
+    placed = [Bbox.from_extents(cx - h * px, cy - 3 * px, cx + h * px, cy + 3 * px)
+              for (cx, cy), h in zip(centers, half, strict=True)]
     offsets = [(6, 4), (6, -10), (-6, 4), (-6, -10), (0, 9), (0, -14), (12, 12), (-12, -16), (14, -2), (-14, -2)]
-    order = np.argsort(ys)[::-1]
-    for i in order:
+    for i in np.argsort(ys)[::-1]:
         best, best_overlap = None, None
         for dx, dy in offsets:
+            dx = dx + np.sign(dx) * max(half[i] - 5, 0)  # start clear of wide markers
             ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
                               fontsize=fontsize, color=color, ha="left" if dx >= 0 else "right")
             box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
@@ -144,13 +163,15 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
     labels_x = [*named[spec.x[0]] * 100, *[g_t * 100] * len(head), g_t * 100]
     labels_y = [*named[spec.y], *head["implied_multiple"], fair]
     texts = [*named.index, *(f"${p:,.0f}" for p in head["price_usd"]), f"fair ${sv.fair_price(sv.prediction.multiple):,.0f}"]
+    half_widths = [5.0] * len(named) + [12.0] * len(head) + [6.0]  # dots, price bars (s=500), diamond
     if spec.log_y:
         ax.set_yscale("log")
-    ax.set_xlabel("Revenue growth, YoY (%): TTM where both TTMs are sourced, else last fiscal year")
-    ax.set_ylabel(f"{spec.y.replace('_', ' ')} (×)")
+    ax.set_xlabel("Revenue growth, YoY (%): TTM where both TTMs are sourced, else last fiscal year"
+                  if spec.x[0] == "revenue_growth" else "Revenue growth, next twelve months (%)")
+    ax.set_ylabel(spec.label.split(" ~ ")[0].removeprefix("ln ") + (" (×, log scale)" if spec.log_y else " (×)"))
     extra = " (gross margin held at the target's)" if len(spec.x) > 1 else ""
     ax.set_title(f"{result.target.name}: price points vs peer {spec.label}{extra}, n = {fit.n}")
-    place_labels(ax, np.array(labels_x), np.array(labels_y), texts)
+    place_labels(ax, np.array(labels_x), np.array(labels_y), texts, half_widths)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=True)
     _footnote(fig, result, f"Bands are OLS prediction intervals. Target EV assumes: {result.target.ev_assumption}"
               if result.target.net_cash_usd is None else "")

@@ -1,0 +1,69 @@
+"""The chart process gives the same bytes as rendering in-process, reports errors, and stops
+when closed unused; chart text is literal text."""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import re
+
+import pytest
+
+from comps.report import workers
+from comps.report.charts import render, render_all, scatter
+
+
+@pytest.fixture
+def chart_process():
+    proc = workers.start()
+    if proc is None:
+        pytest.skip("fork is unavailable here; charts render in-process")
+    with proc:
+        yield proc
+
+
+def test_chart_process_renders_the_same_bytes_as_in_process(offline_result, chart_process):
+    chart_process.submit(offline_result)
+    got = chart_process.collect()
+    assert got == render_all(offline_result)
+
+
+def test_a_chart_error_is_raised_in_the_main_process(offline_result, chart_process):
+    chart_process.submit(dataclasses.replace(offline_result, chosen="no_such_spec"))
+    with pytest.raises(KeyError, match="no_such_spec"):
+        chart_process.collect()
+
+
+def test_closing_an_unused_chart_process_stops_it():
+    proc = workers.start()
+    if proc is None:
+        pytest.skip("fork is unavailable here")
+    proc.close()
+    assert "comps-charts" not in [p.name for p in mp.active_children()]
+
+
+def test_dollar_signs_stay_dollar_signs(offline_result):
+    """Two "$" in one string would be typeset as mathtext by default, losing both signs. With
+    SVG text kept as text, the title's words are in the file verbatim."""
+    target = dataclasses.replace(offline_result.target, name="Acme $1B-$5B Holdings")
+    svg = render(scatter(dataclasses.replace(offline_result, target=target)))["svg"].decode()
+    texts = re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)  # drawn text, not the comments
+    assert any(t.startswith("Acme $1B-$5B Holdings: price points vs peer") for t in texts)
+
+
+def test_scatter_labels_clear_each_other_and_the_price_markers(offline_result):
+    fig = scatter(offline_result)
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text()]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    assert len(labels) == offline_result.fits[offline_result.chosen].n + len(offline_result.headline) + 1
+    for i, a in enumerate(boxes):
+        for j, b in enumerate(boxes[:i]):
+            assert not a.overlaps(b), (labels[i].get_text(), labels[j].get_text())
+    bars = ax.transData.transform([(offline_result.target.revenue_growth * 100, m)
+                                   for m in offline_result.headline["implied_multiple"]])
+    half = renderer.points_to_pixels(11.0)  # the price markers are s=500: about 22 pt wide
+    for text, box in zip(labels, boxes, strict=True):
+        for x, y in bars:
+            assert not (box.x0 < x + half and box.x1 > x - half and box.y0 < y < box.y1), text.get_text()
