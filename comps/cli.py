@@ -52,13 +52,22 @@ def build(
     no_charts: Annotated[bool, typer.Option("--no-charts", help="Skip the PNG/SVG charts.")] = False,
 ) -> None:
     """Value the target at every price point against the peers and write tables and charts."""
-    from comps.config import load_config
-    from comps.pipeline import build as run
+    from comps.report import workers
 
-    cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,
-                      as_of=as_of, spec=spec, offline=offline or None, require_live=require_live or None,
-                      refresh=refresh or None, charts=False if no_charts else None)
-    result = run(cfg, progress=lambda msg: typer.echo(msg, err=True))
+    # Start the chart process first: it imports matplotlib on the second core while this one
+    # imports pandas and statsmodels and fits.
+    renderer = None if no_charts else workers.start()
+    try:
+        from comps.config import load_config
+        from comps.pipeline import build as run
+
+        cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,
+                          as_of=as_of, spec=spec, offline=offline or None, require_live=require_live or None,
+                          refresh=refresh or None, charts=False if no_charts else None)
+        result = run(cfg, progress=lambda msg: typer.echo(msg, err=True), renderer=renderer)
+    finally:
+        if renderer is not None:
+            renderer.close()
     _print_summary(result)
 
 

@@ -9,7 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,9 @@ from comps.sources.disclosures import load_disclosures
 from comps.sources.snapshot import Snapshot, find_snapshot, load_snapshot
 from comps.target import Target, load_target
 from comps.universe import Peer, load_peers
+
+if TYPE_CHECKING:
+    from comps.report.workers import ChartProcess
 
 
 @dataclass(frozen=True)
@@ -116,24 +119,26 @@ def _discounter(target: Target, peer_ccs: pd.Series, cfg: cc.ConcentrationConfig
 
 
 def build(config: BuildConfig | None = None, *, write: bool = True,
-          progress: Callable[[str], None] | None = None) -> BuildResult:
-    """Run one build. With ``write``, every output goes to ``config.out_dir``."""
+          progress: Callable[[str], None] | None = None, renderer: ChartProcess | None = None) -> BuildResult:
+    """Run one build. With ``write``, every output goes to ``config.out_dir``. Charts render on
+    ``renderer`` if given (the CLI starts one before it imports this module), else on a chart
+    process started here, so that its imports overlap the fits."""
     config = config or BuildConfig()
     peers, target, snapshot, disclosures = load_inputs(config)
-    pool = None
-    if write and config.charts:
-        from comps.report.charts import start_pool
+    own = renderer is None and write and config.charts
+    if own:
+        from comps.report import workers
 
-        pool = start_pool()
+        renderer = workers.start()
     try:
         result = _compute(config, peers, target, snapshot, disclosures, progress)
         if write:
             from comps.report import write_outputs
 
-            result = write_outputs(result, config.out_dir, pool)
+            result = write_outputs(result, config.out_dir, renderer if config.charts else None)
     finally:
-        if pool is not None:
-            pool.terminate()
+        if own and renderer is not None:
+            renderer.close()
     return result
 
 

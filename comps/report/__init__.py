@@ -17,14 +17,18 @@ from comps.report import tables as tb
 
 if TYPE_CHECKING:
     from comps.pipeline import BuildResult
+    from comps.report.workers import ChartProcess
 
 PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer")
 
 
-def render_files(result: BuildResult, pool=None) -> dict[str, bytes]:
-    """File name → bytes for every output except the manifest (charts on ``pool`` if given)."""
+def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> dict[str, bytes]:
+    """File name → bytes for every output except the manifest. Charts render on ``renderer``
+    (while the tables are formatted here) if given, else in-process."""
     from comps.report.summary import html_report, summary_markdown
 
+    if result.config.charts and renderer is not None:
+        renderer.submit(result)
     files: dict[str, bytes] = {}
     frames = tb.tables(result)
     for stem, frame in frames.items():
@@ -32,9 +36,12 @@ def render_files(result: BuildResult, pool=None) -> dict[str, bytes]:
         files[f"{stem}.md"] = tb.to_markdown(frame).encode()
     charts: dict[str, dict[str, bytes]] = {}
     if result.config.charts:
-        from comps.report.charts import render_all
+        if renderer is not None:
+            charts = renderer.collect()
+        else:
+            from comps.report.charts import render_all
 
-        charts = render_all(result, pool)
+            charts = render_all(result)
         for stem, rendered in charts.items():
             for ext, data in rendered.items():
                 files[f"{stem}.{ext}"] = data
@@ -70,9 +77,9 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
     }
 
 
-def write_outputs(result: BuildResult, out_dir: Path, pool=None) -> BuildResult:
+def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | None = None) -> BuildResult:
     """Render everything, then replace each file in ``out_dir`` atomically."""
-    files = render_files(result, pool)
+    files = render_files(result, renderer)
     files["manifest.json"] = (json.dumps(manifest(result, files), indent=2, sort_keys=True) + "\n").encode()
     out_dir = Path(out_dir)
     written = []
