@@ -25,7 +25,7 @@ Rendered = dict[str, dict[str, bytes]]  # chart stem → {"png": bytes, "svg": b
 
 class ChartProcess:
     """A forked chart process. ``submit`` a result, do other work, then ``collect`` the bytes.
-    Use as a context manager, or call ``close``; closing before a submit stops it at once."""
+    Use as a context manager, or call ``close``; closing before ``collect`` stops it at once."""
 
     def __init__(self, workers: int = 2) -> None:
         ctx = mp.get_context("fork")
@@ -33,15 +33,15 @@ class ChartProcess:
         self._proc = ctx.Process(target=_serve, args=(child, self._conn, workers), name="comps-charts")
         self._proc.start()
         child.close()
-        self._submitted = False
+        self._collected = False
 
     def submit(self, result: BuildResult) -> None:
         self._conn.send(result)
-        self._submitted = True
 
     def collect(self) -> Rendered:
         try:
             status, payload = self._conn.recv()
+            self._collected = True
         except EOFError:
             raise RuntimeError(f"the chart process exited without rendering (exit code {self._proc.exitcode})") from None
         if status == "error":
@@ -50,8 +50,8 @@ class ChartProcess:
 
     def close(self) -> None:
         self._conn.close()  # the chart process sees EOF and stops its renderers
-        if not self._submitted:
-            self._proc.terminate()  # still importing, perhaps: do not wait for it
+        if not self._collected:
+            self._proc.terminate()  # importing or rendering for a build that failed: do not wait
         self._proc.join(timeout=5)
 
     def __enter__(self) -> Self:
