@@ -45,7 +45,7 @@ def build(
     config: Annotated[Optional[Path], typer.Option(help="Settings TOML (default: ./comps.toml if present).")] = None,  # noqa: UP045
     snapshots: Annotated[Path, typer.Option(help="Folder of dated snapshots.")] = Path("data/snapshots"),
     as_of: Annotated[Optional[str], typer.Option(help="Analysis date YYYY-MM-DD (default: newest snapshot).")] = None,  # noqa: UP045
-    spec: Annotated[Optional[str], typer.Option(help="Headline spec, or 'auto' (lowest leave-one-out error).")] = None,  # noqa: UP045
+    spec: Annotated[Optional[str], typer.Option(help="Headline spec, or 'auto' (lowest leave-one-out log error on the common peers).")] = None,  # noqa: UP045
     offline: Annotated[bool, typer.Option("--offline", help="Skip the live refresh; use the snapshot.")] = False,
     require_live: Annotated[bool, typer.Option("--require-live", help="Exit 3 if the live refresh fails.")] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore the response cache and fetch again.")] = False,

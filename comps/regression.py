@@ -143,12 +143,21 @@ class FitResult:
         return pd.Series(np.exp(self.y) if self.spec.log_y else self.y, index=list(self.tickers))
 
     @property
-    def loo_error(self) -> float:
-        """Leave-one-out RMSE of the relative error of a peer's fair EV, m̂₋ᵢ/mᵢ − 1 (a fraction).
+    def loo_log_errors(self) -> pd.Series:
+        """Per peer, ln(m̂₋ᵢ/mᵢ): the log error of its fair EV when it is left out of the fit.
 
-        The base cancels, so specs on revenue and on gross profit are comparable."""
-        rel = self.loo_multiple.to_numpy() / self.observed_multiple.to_numpy() - 1.0
-        return float(np.sqrt(np.mean(rel**2)))
+        The base (revenue or gross profit) cancels, so specs on either compare on one scale,
+        and over- and under-valuing by the same factor count the same. A prediction ≤ 0 is
+        an infinite error."""
+        pred, obs = self.loo_multiple.to_numpy(), self.observed_multiple.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = np.where(pred > 0, np.log(pred / obs), np.inf)
+        return pd.Series(err, index=self.loo_multiple.index)
+
+    @property
+    def loo_error(self) -> float:
+        """Leave-one-out RMSE of ln(m̂₋ᵢ/mᵢ) over the fit's own peers (a log ratio, 0.1 ≈ 10 %)."""
+        return _rms(self.loo_log_errors)
 
     def x_range(self, column: str = GROWTH) -> tuple[float, float]:
         j = 1 + self.spec.x.index(column)
@@ -238,7 +247,7 @@ class FitResult:
         lo, hi = self.x_range()
         row = {"spec": self.spec.name, "label": self.spec.label, "method": self.method, "n": self.n,
                "r_squared": self.rsquared, "adj_r_squared": self.rsquared_adj, "aic": self.aic,
-               "loo_rmse_rel_ev": self.loo_error, "residual_sd": self.sigma,
+               "loo_rmse_log": self.loo_error, "residual_sd": self.sigma,
                "growth_min": lo, "growth_max": hi}
         for term in self.params.index:
             row[f"coef_{term}"] = float(self.params[term])
@@ -332,16 +341,37 @@ def fit_all(frame: pd.DataFrame, specs: Sequence[str] = DEFAULT_SPECS, *, method
     return fits, skipped
 
 
+def selection_scores(fits: Mapping[str, FitResult], min_common: int = 3) -> pd.DataFrame:
+    """Leave-one-out log RMSE per spec on the peers that every spec fits, so a spec is not
+    favoured for leaving out a peer that is hard to price. Falls back to each spec's own
+    peers when fewer than ``min_common`` are common. Columns: spec, n_common, loo_rmse_log_common."""
+    common = set.intersection(*(set(f.tickers) for f in fits.values())) if fits else set()
+    rows = []
+    for name, f in fits.items():
+        errs = f.loo_log_errors
+        on = errs[errs.index.isin(common)] if len(common) >= min_common else errs
+        rows.append({"spec": name, "n_common": len(on), "loo_rmse_log_common": _rms(on)})
+    return pd.DataFrame(rows, columns=["spec", "n_common", "loo_rmse_log_common"])
+
+
 def choose_spec(fits: Mapping[str, FitResult]) -> str:
-    """The spec with the lowest leave-one-out error (ties: fewer terms, then name)."""
+    """The spec with the lowest leave-one-out log RMSE on the common peers (ties: fewer terms,
+    then name)."""
     if not fits:
         raise ModelError("no regression could be fitted: see the skipped specs")
-    return min(fits, key=lambda s: (fits[s].loo_error, fits[s].k, s))
+    score = selection_scores(fits).set_index("spec")["loo_rmse_log_common"]
+    return min(fits, key=lambda s: (score[s], fits[s].k, s))
 
 
 def compare(fits: Mapping[str, FitResult]) -> pd.DataFrame:
-    """Side-by-side summary of fitted specs, one row each."""
-    return pd.DataFrame([f.summary() for f in fits.values()])
+    """Side-by-side summary of fitted specs, one row each, with the selection score."""
+    table = pd.DataFrame([f.summary() for f in fits.values()])
+    return table.merge(selection_scores(fits), on="spec", how="left") if len(table) else table
+
+
+def _rms(values: pd.Series | np.ndarray) -> float:
+    v = np.asarray(values, dtype=float)
+    return float(np.sqrt(np.mean(v**2))) if v.size else math.nan
 
 
 def bootstrap(result: FitResult, x: Mapping[str, float], *, resamples: int = 2000, seed: int = 0,

@@ -166,10 +166,44 @@ def test_too_few_peers_or_collinear_growth_raise_model_error():
         rg.fit(frame([0.2] * 6, [1, 2, 3, 4, 5, 6]), rg.SPECS["ev_revenue"])
 
 
-def test_choose_spec_picks_lowest_loo_error(peers):
-    fits, _ = rg.fit_all(peers, ("ev_revenue", "log_ev_revenue", "ev_revenue_margin"))
-    chosen = rg.choose_spec(fits)
-    assert fits[chosen].loo_error == min(f.loo_error for f in fits.values())
+def _loo_log_rmse(f: pd.DataFrame, cols, log_y: bool, on) -> float:
+    """Explicit leave-one-out refits with numpy: RMSE of ln(predicted / actual) over ``on``."""
+    errs = []
+    for t in on:
+        train = f.drop(index=t)
+        y = train["ev_to_revenue_ltm"].to_numpy()
+        beta, *_ = np.linalg.lstsq(design(train, cols), np.log(y) if log_y else y, rcond=None)
+        pred = np.array([1.0, *f.loc[t, list(cols)]]) @ beta
+        errs.append((pred if log_y else np.log(pred)) - np.log(f.loc[t, "ev_to_revenue_ltm"]))
+    return float(np.sqrt(np.mean(np.square(errs))))
+
+
+def test_spec_choice_scores_log_loo_error_on_the_common_peers(peers):
+    f = peers.copy()
+    f.loc["P9", "gross_margin"] = np.nan  # the margin spec fits 9 peers, the others 10
+    fits, _ = rg.fit_all(f, ("ev_revenue", "log_ev_revenue", "ev_revenue_margin"))
+    common = [t for t in f.index if t != "P9"]
+    expected = {
+        "ev_revenue": _loo_log_rmse(f, (GROWTH,), False, common),
+        "log_ev_revenue": _loo_log_rmse(f, (GROWTH,), True, common),
+        "ev_revenue_margin": _loo_log_rmse(f.drop(index="P9"), (GROWTH, "gross_margin"), False, common),
+    }
+    scores = rg.selection_scores(fits).set_index("spec")
+    assert (scores["n_common"] == 9).all()
+    for name, value in expected.items():
+        assert scores.loc[name, "loo_rmse_log_common"] == pytest.approx(value, rel=1e-9)
+    assert fits["ev_revenue"].loo_error == pytest.approx(_loo_log_rmse(f, (GROWTH,), False, f.index), rel=1e-9)
+    assert rg.choose_spec(fits) == min(expected, key=expected.get)
+
+
+def test_a_negative_loo_prediction_is_an_infinite_log_error():
+    # P5's 30× at 200 % growth makes the line steep, so P0 and P1, left out, are predicted < 0
+    f = frame([0.1, 0.2, 0.3, 0.4, 0.5, 2.0], [1.0, 1.2, 1.1, 1.3, 1.2, 30.0])
+    res = rg.fit(f, rg.SPECS["ev_revenue"])
+    negative = res.loo_multiple <= 0
+    assert list(res.loo_multiple.index[negative]) == ["P0", "P1"]
+    assert np.isinf(res.loo_log_errors[negative]).all() and res.loo_error == np.inf
+    assert np.isfinite(res.loo_log_errors[~negative]).all()
 
 
 def test_huber_fit_downweights_an_outlier(peers):

@@ -34,7 +34,9 @@ def verdict_lines(result: BuildResult) -> list[str]:
 def _headline(result: BuildResult) -> str:
     f = result.fits[result.chosen]
     d = result.specs[result.chosen].discount
-    return (f"Spec {f.spec.label} (chosen by lowest leave-one-out error), n = {f.n} peers, "
+    how = ("chosen by the lowest leave-one-out log error on the peers every spec fits"
+           if result.config.spec == "auto" else "set in the settings")
+    return (f"Spec {f.spec.label} ({how}), n = {f.n} peers, "
             f"R² {f.rsquared:.2f}; concentration discount {d.discount:.1%} ({d.method}, "
             f"CC {d.cc_target:.3f} vs peer reference {d.cc_ref:.3f}).")
 
@@ -50,9 +52,9 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         "## Fair value intervals (discount applied)\n",
         to_markdown(frames["intervals"][frames["intervals"]["spec"] == result.chosen]),
         "## Specs compared\n",
-        to_markdown(frames["regression"][["spec", "n", "r_squared", "adj_r_squared", "aic", "loo_rmse_rel_ev",
-                                          "fair_multiple_at_target", "huber_fair_multiple", "extrapolated",
-                                          "chosen"]]),
+        to_markdown(frames["regression"][["spec", "n", "r_squared", "adj_r_squared", "aic", "loo_rmse_log",
+                                          "n_common", "loo_rmse_log_common", "fair_multiple_at_target",
+                                          "huber_fair_multiple", "extrapolated", "chosen"]]),
         "## Checklist\n", to_markdown(result.checklist),
         "## Concentration discount\n", to_markdown(frames["concentration"]),
         "## Peers\n", to_markdown(result.peers[PEER_DISPLAY]),

@@ -48,8 +48,10 @@ def _fmt(col: str, v: object) -> str:
         return f"{sign}${abs(v) / 1e9:,.2f}B"
     if "multiple" in c or c.startswith(("ev_to", "price_to")):
         return f"{v:.1f}×"
+    if "rmse_log" in c:  # a log ratio: 0.100 is about a 10 % error
+        return f"{v:.3f}"
     if any(k in c for k in ("growth", "margin", "discount", "premium", "percentile", "p_price", "change",
-                            "share", "loo_rmse", "r_squared")):
+                            "share", "r_squared")):
         return f"{v:.1%}"
     if isinstance(v, float):
         return f"{v:.4g}"
