@@ -76,6 +76,7 @@ def _print_summary(result) -> None:
     from rich.table import Table
 
     from comps.report.summary import _headline
+    from comps.report.tables import usd
 
     console = Console(width=max(150, Console().width))
     level = result.config.headline_level
@@ -89,8 +90,8 @@ def _print_summary(result) -> None:
     signals = result.checklist.set_index("price_point")["signal"]
     for _, r in result.headline.iterrows():
         table.add_row(r["price_point"], f"${r['price_usd']:,.2f}", f"${r['market_cap_usd'] / 1e9:,.1f}B",
-                      f"{r['ev_to_revenue_2025']:.1f}×", f"${r['fair_price_usd']:,.2f}",
-                      f"${r[lo]:,.0f}–{r[hi]:,.0f}", f"{r['premium_to_fair']:+.0%}",
+                      f"{r['ev_to_revenue_2025']:.1f}×", usd(r["fair_price_usd"]),
+                      f"{usd(r[lo], 0)} to {usd(r[hi], 0)}", f"{r['premium_to_fair']:+.0%}",
                       f"{r['p_price_above_fair']:.0%}", r["verdict"], signals[r["price_point"]])
     console.print(table)
     for w in result.warnings:

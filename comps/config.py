@@ -34,11 +34,12 @@ class BuildConfig:
     cache_ttl_hours: float = 6.0
     stale_days: int = 30  # market data older than this (vs as-of) draws a warning
     specs: tuple[str, ...] = SPEC_NAMES
-    spec: str = "auto"  # the headline spec; "auto" = lowest leave-one-out error
+    spec: str = "auto"  # the headline spec; "auto" = lowest leave-one-out log error
     levels: tuple[float, ...] = (0.80, 0.90, 0.95)
     headline_level: float = 0.90
     min_peers: int = 5
     small_n_warning: int = 10
+    weak_slope_p: float = 0.10  # a growth slope with an HC3 p-value at or above this draws a warning
     bootstrap_resamples: int = 2000
     seed: int = 20260513
     influence_threshold: float = 0.10
@@ -65,7 +66,8 @@ class BuildConfig:
 
 _BUILD_KEYS = {
     "as_of": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
-    "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "bootstrap_resamples": "int",
+    "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "weak_slope_p": "fraction",
+    "bootstrap_resamples": "int",
     "seed": "int", "influence_threshold": "fraction", "sensitivity_discounts": "fractions",
     "sensitivity_growth_offsets": "floats", "cache_ttl_hours": "float", "charts": "bool",
 }

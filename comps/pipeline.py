@@ -225,6 +225,10 @@ def collect_warnings(table: pd.DataFrame, fits: dict[str, rg.FitResult], skipped
                        f"{lo:.1%} to {hi:.1%}; the prediction interval understates the risk")
         if f.n < config.small_n_warning:
             out.append(f"small sample: {name} is fitted on n = {f.n} peers")
+        p = float(f.pvalues[rg.GROWTH])
+        if not p < config.weak_slope_p:
+            out.append(f"weak fit: {name}: the growth slope is not significant (HC3 p = {p:.2f} ≥ "
+                       f"{config.weak_slope_p:.2f}); the peers do not pin down what growth is worth")
     if target.net_cash_usd is None:
         out.append(f"EV assumption: {target.ev_assumption}")
     return out

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from comps import regression as rg
 from comps.cli import main
+from comps.pipeline import collect_warnings
 from comps.report.charts import CHARTS
 from comps.report.tables import tables
 from comps.valuation import target_inputs
@@ -83,6 +85,21 @@ def test_warnings_cover_extrapolation_staleness_and_the_ev_assumption(offline_re
     for name, f in offline_result.fits.items():
         lo, hi = f.x_range()
         assert (f"extrapolation: {name}:" in text) == (not lo <= g <= hi)
+        assert (f"weak fit: {name}:" in text) == (f.pvalues[rg.GROWTH] >= 0.10)
+
+
+def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
+    g = np.linspace(0.1, 1.5, 12)
+    noise = np.tile([0.3, -0.3], 6)
+    table = pd.DataFrame({rg.GROWTH: g, "ev_to_revenue_ltm": 5 + 20 * g + noise, "include": True},
+                         index=[f"P{i}" for i in range(12)])
+    strong = rg.fit(table, rg.SPECS["ev_revenue"])
+    assert strong.pvalues[rg.GROWTH] < 1e-6
+    weak = rg.fit(table.assign(ev_to_revenue_ltm=5 + np.tile([3.0, -3.0, -3.0, 3.0], 3)), rg.SPECS["ev_revenue"])
+    assert weak.pvalues[rg.GROWTH] > 0.10
+    warnings = collect_warnings(offline_result.peers, {"strong": strong, "weak": weak}, {},
+                                offline_result.target, offline_result.config)
+    assert [w.split(":")[1].strip() for w in warnings if w.startswith("weak fit")] == ["weak"]
 
 
 def test_every_output_file_is_written(offline_result):

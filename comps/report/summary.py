@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from comps.report.tables import PEER_DISPLAY, VALUATION_DISPLAY, _fmt, to_markdown
+from comps.report.tables import PEER_DISPLAY, VALUATION_DISPLAY, _fmt, to_markdown, usd
 
 if TYPE_CHECKING:
     from comps.pipeline import BuildResult
@@ -25,8 +25,8 @@ def verdict_lines(result: BuildResult) -> list[str]:
     for _, r in result.headline.iterrows():
         out.append(
             f"{r['price_point']} ${r['price_usd']:,.2f}: market cap ${r['market_cap_usd'] / 1e9:,.1f}B, "
-            f"{r['ev_to_revenue_2025']:.1f}× 2025 revenue; fair ${r['fair_price_usd']:,.2f} "
-            f"({lvl} band ${r[lo_col]:,.2f}–${r[hi_col]:,.2f}); premium {r['premium_to_fair']:+.0%}; "
+            f"{r['ev_to_revenue_2025']:.1f}× 2025 revenue; fair {usd(r['fair_price_usd'])} "
+            f"({lvl} band {usd(r[lo_col])} to {usd(r[hi_col])}); premium {r['premium_to_fair']:+.0%}; "
             f"P(price > fair) {r['p_price_above_fair']:.0%}; {r['verdict']}; checklist: {chk[r['price_point']]}")
     return out
 

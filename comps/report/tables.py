@@ -32,6 +32,11 @@ def to_csv(frame: pd.DataFrame) -> str:
     return neutralize(frame).to_csv(index=False, float_format="%.10g", lineterminator="\n")
 
 
+def usd(v: float, decimals: int = 2) -> str:
+    """A price in dollars with the sign before the symbol: -$3.82, $62.06."""
+    return f"{'-' if v < 0 else ''}${abs(v):,.{decimals}f}"
+
+
 def _fmt(col: str, v: object) -> str:
     """Human format by the unit in the column name."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -41,11 +46,10 @@ def _fmt(col: str, v: object) -> str:
     if not isinstance(v, int | float):
         return str(v)
     c = col.lower()
-    sign = "-" if v < 0 else ""
     if c.endswith("_usd") and "price" in c:
-        return f"{sign}${abs(v):,.2f}"
+        return usd(v)
     if c.endswith("_usd"):
-        return f"{sign}${abs(v) / 1e9:,.2f}B"
+        return usd(v / 1e9) + "B"
     if "multiple" in c or c.startswith(("ev_to", "price_to")):
         return f"{v:.1f}×"
     if "rmse_log" in c:  # a log ratio: 0.100 is about a 10 % error
