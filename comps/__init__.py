@@ -19,7 +19,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "build": "comps.pipeline", "BuildResult": "comps.pipeline", "load_inputs": "comps.pipeline",
+    "build": "comps.pipeline", "BuildResult": "comps.result", "load_inputs": "comps.pipeline",
     "BuildConfig": "comps.config", "load_config": "comps.config",
     "load_peers": "comps.universe", "Peer": "comps.universe",
     "load_target": "comps.target", "Target": "comps.target",

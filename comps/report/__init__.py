@@ -16,8 +16,8 @@ from comps._io import sha256_file, write_bytes_atomic
 from comps.report import tables as tb
 
 if TYPE_CHECKING:
-    from comps.pipeline import BuildResult
     from comps.report.workers import ChartProcess
+    from comps.result import BuildResult
 
 PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer")
 

@@ -14,7 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from comps.pipeline import BuildResult
+    from comps.result import BuildResult
 
 DPI = 160
 KIND_COLORS = {"range": "#1f77b4", "revised": "#9467bd", "priced": "#d62728", "trading": "#ff7f0e"}
@@ -40,7 +40,7 @@ def warm_up() -> None:
     """Prepare a chart process: import what rendering and unpickling a result need, load the
     fonts by drawing once, then freeze the heap so garbage collection does not rescan the
     imported libraries while rendering."""
-    import comps.pipeline  # noqa: F401 - unpickling a BuildResult imports it
+    import comps.result  # noqa: F401 - unpickling a BuildResult imports it
 
     plt, _ = _setup()
     fig, ax = plt.subplots(figsize=(2, 1))

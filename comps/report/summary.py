@@ -12,7 +12,7 @@ import pandas as pd
 from comps.report.tables import PEER_DISPLAY, VALUATION_DISPLAY, _fmt, to_markdown, usd
 
 if TYPE_CHECKING:
-    from comps.pipeline import BuildResult
+    from comps.result import BuildResult
 
 
 def verdict_lines(result: BuildResult) -> list[str]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:
-    from comps.pipeline import BuildResult
+    from comps.result import BuildResult
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Self
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from comps.pipeline import BuildResult
+    from comps.result import BuildResult
 
 Rendered = dict[str, dict[str, bytes]]  # chart stem → {"png": bytes, "svg": bytes}
 
