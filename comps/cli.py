@@ -151,23 +151,18 @@ def peers_remove(ticker: Annotated[str, typer.Argument(help="Ticker to remove.")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: runs the app and maps errors to exit codes and one clear message."""
+    """Console entry point: runs the app and maps errors to exit codes and one clear message.
+
+    typer runs in standalone mode, so it prints its own one-line usage message for a bad
+    option or value and exits 2; comps' own errors carry their exit code."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="comps")
+    except SystemExit as exc:  # typer's exits: 0 after --help/--version, 2 on a usage error
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CompsError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 1
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return 2
+    except Exception as exc:  # noqa: BLE001 - the unexpected: one line, no traceback
         typer.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)
         return 1
     return 0
@@ -175,4 +170,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     sys.exit(main())
-
