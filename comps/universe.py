@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from comps._csv import parse_table, read_text
 from comps._io import write_text_atomic
 from comps.errors import InputError, Problem
 
-COLUMNS = ("ticker", "name", "segment", "include", "notes")
 REQUIRED = ("ticker", "name", "segment", "include")
+OPTIONAL = ("notes",)
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -52,41 +53,13 @@ def parse_bool(raw: str) -> bool | None:
     return True if v in _TRUE else False if v in _FALSE else None
 
 
-def _data_lines(text: str) -> list[tuple[int, str]]:
-    """(line number, text) of the lines that are neither blank nor comments."""
-    return [
-        (i, line)
-        for i, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-
-
 def parse_peers(text: str, source: str = "peers.csv") -> list[Peer]:
     """Parse and validate peer-list text. Raises InputError listing every problem."""
-    text = text.removeprefix("\ufeff")
-    lines = _data_lines(text)
-    if not lines:
-        raise InputError(Problem(source, "file is empty: expected a header row " + ",".join(COLUMNS)))
-    header_line, header_text = lines[0]
-    header = [h.strip().lower() for h in next(csv.reader([header_text]))]
+    table = parse_table(text, source, REQUIRED, OPTIONAL)
     problems: list[Problem] = []
-    missing = [c for c in REQUIRED if c not in header]
-    unknown = [h for h in header if h not in COLUMNS]
-    if missing:
-        problems.append(Problem(source, f"missing column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}", header_line))
-    if unknown:
-        problems.append(Problem(source, f"unknown column(s) {', '.join(unknown)}; allowed {','.join(COLUMNS)}", header_line))
-    if problems:
-        raise InputError(problems)
-
     peers: list[Peer] = []
     seen: dict[str, int] = {}
-    for lineno, row_text in lines[1:]:
-        cells = next(csv.reader([row_text]))
-        if len(cells) != len(header):
-            problems.append(Problem(source, f"expected {len(header)} cells, found {len(cells)}", lineno))
-            continue
-        row = dict(zip(header, (c.strip() for c in cells), strict=True))
+    for lineno, row in table.rows:
         ticker = normalize_ticker(row["ticker"])
         if (why := ticker_problem(ticker)) is not None:
             problems.append(Problem(source, why, lineno, "ticker"))
@@ -104,33 +77,26 @@ def parse_peers(text: str, source: str = "peers.csv") -> list[Peer]:
     if problems:
         raise InputError(problems)
     if not peers:
-        raise InputError(Problem(source, "no peers listed below the header", header_line))
+        raise InputError(Problem(source, "no peers listed below the header", table.header_line))
     return peers
 
 
 def load_peers(path: Path | str) -> list[Peer]:
     """Read and validate the peer CSV at ``path``."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(Problem(str(path), "file not found")) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(Problem(str(path), f"not UTF-8 text ({exc.reason})")) from None
-    return parse_peers(text, str(path))
+    return parse_peers(read_text(path), str(path))
 
 
 def add_peer(path: Path, peer: Peer) -> None:
-    """Append ``peer`` to the CSV, keeping existing lines, order and comments."""
+    """Append ``peer`` to the CSV, keeping existing lines, order, comments and any BOM."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     existing = parse_peers(text, str(path))
     if any(p.ticker == peer.ticker for p in existing):
         raise InputError(Problem(str(path), f"{peer.ticker} is already in the peer list", field="ticker"))
-    buf = io.StringIO()
-    header = [h.strip().lower() for h in next(csv.reader([_data_lines(text)[0][1]]))]
+    header = parse_table(text, str(path), REQUIRED, OPTIONAL).header
     values = {"ticker": peer.ticker, "name": peer.name, "segment": peer.segment,
               "include": "true" if peer.include else "false", "notes": peer.notes}
+    buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow([values[h] for h in header])
     sep = "" if text.endswith("\n") or not text else "\n"
     write_text_atomic(path, text + sep + buf.getvalue())
@@ -139,7 +105,7 @@ def add_peer(path: Path, peer: Peer) -> None:
 def remove_peer(path: Path, ticker: str) -> None:
     """Delete the row of ``ticker``, keeping every other line byte for byte."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     peers = parse_peers(text, str(path))
     target = normalize_ticker(ticker)
     match = [p for p in peers if p.ticker == target]

@@ -17,7 +17,6 @@ import pytest
 
 from comps import _io
 from comps.cli import main
-from comps.errors import ModelError
 
 
 def _hashes(d: Path) -> dict[str, str]:
@@ -27,8 +26,8 @@ def _hashes(d: Path) -> dict[str, str]:
 
 def test_user_strings_are_escaped_and_formulas_neutralized(project):
     peers = project / "data" / "peers.csv"
-    text = peers.read_text().replace("NVDA,NVIDIA,accelerators,true,GPU",
-                                     'NVDA,<script>alert(1)</script>,accelerators,true,"=HYPERLINK(""http://x"")<img src=x onerror=alert(2)>')
+    text = peers.read_text().replace("NVDA,NVIDIA,accelerators,true,GPU and systems standard; FY ends late January",
+                                     'NVDA,<script>alert(1)</script>,accelerators,true,"=HYPERLINK(""http://x"")<img src=x onerror=alert(2)>"')
     peers.write_text(text)
     assert main(["build", "--offline", "--out", "out", "--no-charts"]) == 0
     html = (project / "out" / "report.html").read_text()
@@ -96,23 +95,23 @@ def _manifest(d: Path) -> dict:
     return m
 
 
-def test_fewer_peers_than_a_fit_needs_is_a_clear_model_error(project):
+def test_too_few_usable_peers_is_bad_input_naming_each_excluded_peer(project, capsys):
     peers = project / "data" / "peers.csv"
     lines = peers.read_text().splitlines()
-    peers.write_text("\n".join(lines[:6]) + "\n")  # comments, header and 3 peers
-    from comps.config import load_config
-    from comps.pipeline import build
-
-    with pytest.raises(ModelError, match="peers have the data, at least 5 are needed"):
-        build(load_config(offline=True), write=False)
-    assert main(["build", "--offline", "--out", "out"]) == 1
+    keep = [ln for ln in lines if not ln.split(",")[0] in ("ALAB", "AMD", "AVGO", "MRVL", "ARM", "CRDO", "NBIS", "ANET",
+                                                          "MU", "SMCI", "ORCL")]
+    peers.write_text("\n".join(keep) + "\n")  # NVDA, CRWV with data; TSM and VRT have no EV
+    assert main(["build", "--offline", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "2 peers have the data, at least 5 are needed" in err
+    assert "[TSM]: excluded: no EV or net debt" in err and "[VRT]: excluded: no EV or net debt" in err
     assert not (project / "out").exists()
 
 
 def test_invalid_snapshot_values_are_reported_with_lines(project, capsys):
     snap = project / "data" / "snapshots" / "2026-05-13.csv"
     text = snap.read_text().replace("NVDA,revenue_fy,215900,", "NVDA,revenue_fy,-5,")
-    text = text.replace("CRWV,gross_margin,0.717,", "CRWV,gross_margin,71.7,")
+    text = text.replace("NVDA,gross_margin,0.711,", "NVDA,gross_margin,71.1,")
     snap.write_text(text)
     assert main(["build", "--offline", "--out", "out"]) == 2
     err = capsys.readouterr().err
