@@ -20,6 +20,7 @@ Methods (D is the fractional cut to the fair multiple, M* = M̂ · (1 − D)):
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,9 +88,11 @@ def cc_bounds(shares: Sequence[float], disclosure_threshold: float = 0.10) -> tu
     return low, low + disclosure_threshold * remainder
 
 
-def peer_cc(rows: pd.DataFrame) -> pd.Series:
-    """CC per peer from disclosure rows (ticker, fiscal_year, customer, share): the latest
-    fiscal year each peer discloses."""
+def peer_cc(rows: pd.DataFrame, as_of: dt.date | None = None) -> pd.Series:
+    """CC per peer from disclosure rows (ticker, fiscal_year, customer, share, published): the
+    latest fiscal year each peer had disclosed by ``as_of`` (all rows if None)."""
+    if as_of is not None and "published" in rows:
+        rows = rows[rows["published"] <= as_of]
     if rows.empty:
         return pd.Series(dtype=float, name="cc")
     latest = rows[rows["fiscal_year"] == rows.groupby("ticker")["fiscal_year"].transform("max")]

@@ -26,7 +26,8 @@ class BuildConfig:
     concentration_path: Path = Path("data/concentration.csv")
     out_dir: Path = Path("outputs")
     config_path: Path | None = None
-    as_of: dt.date | None = None  # None: the newest snapshot's date
+    as_of: dt.date | None = None  # None: the newest snapshot's date (a live build: the refresh date)
+    today: dt.date | None = None  # the live refresh's clock; None: the real date (tests replay a past day)
     offline: bool = False
     require_live: bool = False
     refresh: bool = False
@@ -65,7 +66,7 @@ class BuildConfig:
 
 
 _BUILD_KEYS = {
-    "as_of": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
+    "as_of": "date", "today": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
     "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "weak_slope_p": "fraction",
     "bootstrap_resamples": "int",
     "seed": "int", "influence_threshold": "fraction", "sensitivity_discounts": "fractions",

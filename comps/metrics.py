@@ -1,17 +1,25 @@
-"""Peer metrics: market cap, EV, growth, margins and multiples. Pure functions, no I/O.
+"""Peer metrics: market cap, EV, trailing revenue, growth, margins and multiples. Pure, no I/O.
 
-Units are in the column names: ``*_usd`` is US dollars, ``revenue_growth_*`` and
-``gross_margin`` are fractions (0.65 = 65 %); ``revenue_growth`` (the regressor) is the TTM
-YoY growth where both TTM figures are known, else the last fiscal year's, ``ev_to_*`` and ``price_to_*`` are multiples (×).
+Units are in the column names: ``*_usd`` is US dollars; ``revenue_growth*`` and
+``gross_margin`` are fractions (0.65 = 65 %); ``ev_to_*`` and ``price_to_*`` are multiples (×).
+
+Revenue is trailing twelve months (TTM) where the periods allow, built from whatever periods
+the snapshots hold: a reported TTM, a fiscal year, four quarters, or a fiscal year plus the
+quarters since less the same quarters a year earlier. The multiple and the growth always
+share one basis: the latest period end E for which both TTM(E) and TTM(E − 12 months) exist.
+The basis is spelled out per peer (``revenue_basis``).
+
 A peer with missing data keeps its row, with NaN where a figure is missing and the reason in
 ``missing``; it is left out only of the fits that need the missing figure.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -19,15 +27,16 @@ from comps.universe import Peer
 
 PEER_COLUMNS = [
     "ticker", "name", "segment", "include", "notes",
-    "market_cap_usd", "market_cap_date", "market_data_age_days", "stale",
+    "market_cap_usd", "market_cap_date", "market_cap_basis", "market_data_age_days", "stale",
     "net_debt_usd", "enterprise_value_usd", "ev_basis",
-    "revenue_fy_usd", "revenue_fy_prior_usd", "fy_end_date", "revenue_growth_fy",
-    "revenue_ltm_usd", "revenue_ltm_prior_usd", "ltm_end_date", "ltm_basis", "revenue_growth_ltm",
-    "revenue_growth", "growth_basis", "gross_margin", "gross_profit_ltm_usd",
-    "ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm",
+    "revenue_ltm_usd", "revenue_ltm_prior_usd", "ltm_end_date", "revenue_basis",
+    "revenue_growth", "gross_margin", "gross_margin_date", "gross_profit_ltm_usd",
+    "ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm", "growth_adjusted_multiple",
     "revenue_ntm_usd", "revenue_growth_ntm", "ev_to_revenue_ntm",
-    "missing",
+    "sources", "mixed_sources", "missing",
 ]
+#: period ends that differ by up to this many days are the same period (52/53-week fiscal calendars)
+TOLERANCE_DAYS = 12
 
 
 def _ratio(num: float, den: float) -> float:
@@ -43,97 +52,203 @@ def growth(latest: float, prior: float) -> float:
     return r - 1.0 if not math.isnan(r) else math.nan
 
 
-def peer_row(peer: Peer, figures: dict[str, dict], as_of: dt.date, stale_days: int) -> dict:
-    """One peer's metrics from its figure rows (field -> row dict with value, date)."""
-    def val(field: str) -> float:
-        return float(figures[field]["value"]) if field in figures else math.nan
+def growth_adjusted(multiple: float, growth_fraction: float) -> float:
+    """EV/Revenue ÷ growth in percent (a revenue 'PEG'); NaN unless growth is positive."""
+    return multiple / (growth_fraction * 100) if growth_fraction > 0 and not math.isnan(multiple) else math.nan
 
-    def date(field: str) -> dt.date | None:
-        return figures[field]["date"] if field in figures else None
+
+def shift_months(d: dt.date, months: int) -> dt.date:
+    """``d`` moved by whole calendar months, the day clamped to the month's length."""
+    y, m = divmod(d.year * 12 + d.month - 1 + months, 12)
+    return dt.date(y, m + 1, min(d.day, calendar.monthrange(y, m + 1)[1]))
+
+
+def _at(series: Mapping[dt.date, float], end: dt.date) -> tuple[dt.date, float] | None:
+    """The period in ``series`` ending within TOLERANCE_DAYS of ``end``, if any."""
+    best = min(series, key=lambda d: abs((d - end).days), default=None)
+    if best is None or abs((best - end).days) > TOLERANCE_DAYS:
+        return None
+    return best, series[best]
+
+
+@dataclass(frozen=True)
+class Trailing:
+    """Twelve months of revenue ending ``end`` (USD), and how it was built."""
+
+    end: dt.date
+    value: float
+    how: str
+
+
+def trailing(end: dt.date, quarters: Mapping[dt.date, float], years: Mapping[dt.date, float],
+             ttm: Mapping[dt.date, float]) -> Trailing | None:
+    """TTM revenue ending ``end`` from the periods on hand, or None. In order of preference: a
+    reported TTM, four consecutive quarters, a fiscal year, or the latest fiscal year F before
+    ``end`` plus the quarters after F less the same quarters a year earlier."""
+    if hit := _at(ttm, end):
+        return Trailing(hit[0], hit[1], "reported TTM")
+    four = [_at(quarters, shift_months(end, -3 * k)) for k in range(4)]
+    if all(four):
+        return Trailing(four[0][0], sum(v for _, v in four), "four quarters")
+    if hit := _at(years, end):
+        return Trailing(hit[0], hit[1], "fiscal year")
+    for f_end in sorted((d for d in years if d < end), reverse=True):
+        n = round((end - f_end).days / 91.3)
+        if not 1 <= n <= 3:
+            continue
+        since = [_at(quarters, shift_months(end, -3 * k)) for k in range(n)]
+        before = [_at(quarters, shift_months(end, -12 - 3 * k)) for k in range(n)]
+        if all(since) and all(before):
+            value = years[f_end] + sum(v for _, v in since) - sum(v for _, v in before)
+            return Trailing(since[0][0], value, f"FY to {f_end} + {n} quarter(s) since − same quarter(s) a year earlier")
+        break
+    return None
+
+
+def revenue_basis(quarters: Mapping[dt.date, float], years: Mapping[dt.date, float],
+                  ttm: Mapping[dt.date, float]) -> tuple[Trailing | None, Trailing | None]:
+    """(TTM, TTM a year earlier) on one basis: the latest period end E for which both exist.
+    If no end has both, (the latest TTM, None)."""
+    ends = sorted({*quarters, *years, *ttm}, reverse=True)
+    latest = None
+    for end in ends:
+        now = trailing(end, quarters, years, ttm)
+        if now is None:
+            continue
+        latest = latest or now
+        prior = trailing(shift_months(now.end, -12), quarters, years, ttm)
+        if prior is not None:
+            return now, prior
+    return latest, None
+
+
+def _series(figures: Mapping[str, object], fld: str) -> dict[dt.date, float]:
+    return {d: float(r["value"]) for d, r in (figures.get(fld) or {}).items()}
+
+
+def peer_row(peer: Peer, figures: Mapping[str, object], as_of: dt.date, stale_days: int) -> dict:
+    """One peer's metrics. ``figures`` maps each single field to its row (value, date, file)
+    and each series field (revenue_q, revenue_fy, revenue_ltm) to {period end: row}."""
+    def val(fld: str) -> float:
+        return float(figures[fld]["value"]) if fld in figures else math.nan
+
+    def date(fld: str) -> dt.date | None:
+        return figures[fld]["date"] if fld in figures else None
 
     missing: list[str] = []
-    mcap, mcap_date = val("market_cap"), date("market_cap")
+    used: dict[str, dict] = {}  # what each figure came from, for the provenance columns
+
+    # Market cap: a close × the latest share count, or a stated market cap; the newer wins.
+    mcap, mcap_date, mcap_basis = val("market_cap"), date("market_cap"), "stated"
+    if "share_price_close" in figures and "shares_outstanding" in figures:
+        close_date = date("share_price_close")
+        if mcap_date is None or close_date >= mcap_date:
+            mcap, mcap_date = val("share_price_close") * val("shares_outstanding"), close_date
+            mcap_basis = f"close × {val('shares_outstanding') / 1e6:,.1f}M shares ({date('shares_outstanding')})"
+            used["market cap"] = figures["share_price_close"]
+    if "market cap" not in used and "market_cap" in figures:
+        used["market cap"] = figures["market_cap"]
     age = (as_of - mcap_date).days if mcap_date else None
     if math.isnan(mcap):
         missing.append("no market cap")
+        mcap_basis = ""
 
-    # EV: a reported EV on the market-cap date, else market cap + net debt from the latest
-    # balance sheet (debt − cash, or a net-debt figure).
-    net_debt, ev, basis = math.nan, math.nan, ""
+    # EV: a stated EV on the market-cap date, else market cap + debt − cash from the latest
+    # balance sheet, else market cap + a stated net debt.
+    net_debt, ev, ev_basis = math.nan, math.nan, ""
     if "enterprise_value" in figures and date("enterprise_value") == mcap_date:
         ev = val("enterprise_value")
-        net_debt = ev - mcap
-        basis = f"reported EV {mcap_date}"
-    else:
-        if "total_debt" in figures and "cash" in figures:
-            net_debt = val("total_debt") - val("cash")
-            bs_date = max(date("total_debt"), date("cash"))
-            basis = f"market cap {mcap_date} + debt − cash {bs_date}"
-        elif "net_debt" in figures:
-            net_debt = val("net_debt")
-            basis = f"market cap {mcap_date} + net debt {date('net_debt')}"
-        ev = mcap + net_debt
-        if math.isnan(net_debt):
-            missing.append("no EV or net debt")
-            basis = ""
+        net_debt, ev_basis = ev - mcap, f"stated EV {mcap_date}"
+        used["EV"] = figures["enterprise_value"]
+    elif "total_debt" in figures and "cash" in figures:
+        net_debt = val("total_debt") - val("cash")
+        ev_basis = f"market cap + debt − cash ({max(date('total_debt'), date('cash'))})"
+        used["debt/cash"] = figures["total_debt"]
+    elif "net_debt" in figures:
+        net_debt, ev_basis = val("net_debt"), f"market cap + net debt ({date('net_debt')})"
+        used["net debt"] = figures["net_debt"]
+    elif "enterprise_value" in figures:
+        missing.append(f"stated EV is from {date('enterprise_value')} but the market cap from {mcap_date}, "
+                       "and no debt and cash")
+    ev = mcap + net_debt if math.isnan(ev) else ev
+    if math.isnan(net_debt) and not any(m.startswith("stated EV") for m in missing):
+        missing.append("no EV or net debt")
+    if math.isnan(ev):
+        ev_basis = ""
 
-    rev_fy, rev_fy_prior = val("revenue_fy"), val("revenue_fy_prior")
-    if "revenue_ltm" in figures:
-        rev_ltm, ltm_end, ltm_basis = val("revenue_ltm"), date("revenue_ltm"), "TTM"
-        rev_ltm_prior = val("revenue_ltm_prior")
-    else:
-        rev_ltm, ltm_end, ltm_basis = rev_fy, date("revenue_fy"), "fiscal year"
-        rev_ltm_prior = rev_fy_prior
-    if math.isnan(rev_ltm):
+    quarters, years, ttm = (_series(figures, f) for f in ("revenue_q", "revenue_fy", "revenue_ltm"))
+    now, prior = revenue_basis(quarters, years, ttm)
+    rev = now.value if now else math.nan
+    rev_prior = prior.value if prior else math.nan
+    basis = ""
+    if now is None:
         missing.append("no revenue")
-        ltm_basis = ""
-    g_ltm, g_fy = growth(rev_ltm, rev_ltm_prior), growth(rev_fy, rev_fy_prior)
-    # The regressor: TTM YoY where both TTMs are known, else the last fiscal year's YoY.
-    g, g_basis = (g_ltm, ltm_basis) if not math.isnan(g_ltm) else (g_fy, "fiscal year")
-    if math.isnan(g):
-        missing.append("no revenue a year earlier")
-        g_basis = ""
+    else:
+        basis = f"TTM to {now.end} ({now.how})" if now.how != "fiscal year" else f"fiscal year to {now.end}"
+        if prior is None:
+            missing.append("no revenue a year earlier")
+        else:
+            basis += f"; growth vs {prior.end} ({prior.how})"
+        for fld in ("revenue_q", "revenue_fy", "revenue_ltm"):
+            rows = [r for d, r in (figures.get(fld) or {}).items() if d <= now.end]
+            if rows:
+                used["revenue"] = max(rows, key=lambda r: r["date"])
+    g = growth(rev, rev_prior)
 
     gm = val("gross_margin")
-    gp = rev_ltm * gm
+    gp = rev * gm
     if math.isnan(gm):
         missing.append("no gross margin")
     elif gp <= 0:
         missing.append("gross profit not positive: no EV/gross profit")
-
+    ntm = val("revenue_ntm")
+    ev_rev = _ratio(ev, rev)
+    files = sorted({r["file"].name for r in used.values() if "file" in r})
+    mixed = ""
+    if len(files) > 1:
+        mixed = "; ".join(f"{what}: {r['file'].name} ({r['date']})" for what, r in used.items() if "file" in r)
     return {
         "ticker": peer.ticker, "name": peer.name, "segment": peer.segment, "include": peer.include,
         "notes": peer.notes,
-        "market_cap_usd": mcap, "market_cap_date": mcap_date,
+        "market_cap_usd": mcap, "market_cap_date": mcap_date, "market_cap_basis": mcap_basis,
         "market_data_age_days": age if age is not None else math.nan,
         "stale": bool(age is not None and abs(age) > stale_days),
-        "net_debt_usd": net_debt, "enterprise_value_usd": ev, "ev_basis": basis,
-        "revenue_fy_usd": rev_fy, "revenue_fy_prior_usd": rev_fy_prior, "fy_end_date": date("revenue_fy"),
-        "revenue_growth_fy": g_fy,
-        "revenue_ltm_usd": rev_ltm, "revenue_ltm_prior_usd": rev_ltm_prior, "ltm_end_date": ltm_end,
-        "ltm_basis": ltm_basis, "revenue_growth_ltm": g_ltm,
-        "revenue_growth": g, "growth_basis": g_basis,
-        "gross_margin": gm, "gross_profit_ltm_usd": gp,
-        "ev_to_revenue_ltm": _ratio(ev, rev_ltm),
+        "net_debt_usd": net_debt, "enterprise_value_usd": ev, "ev_basis": ev_basis,
+        "revenue_ltm_usd": rev, "revenue_ltm_prior_usd": rev_prior, "ltm_end_date": now.end if now else None,
+        "revenue_basis": basis, "revenue_growth": g,
+        "gross_margin": gm, "gross_margin_date": date("gross_margin"), "gross_profit_ltm_usd": gp,
+        "ev_to_revenue_ltm": ev_rev,
         "ev_to_gross_profit_ltm": _ratio(ev, gp) if gp > 0 else math.nan,
-        "price_to_sales_ltm": _ratio(mcap, rev_ltm),
-        "revenue_ntm_usd": val("revenue_ntm"),
-        "revenue_growth_ntm": growth(val("revenue_ntm"), rev_ltm),
-        "ev_to_revenue_ntm": _ratio(ev, val("revenue_ntm")),
+        "price_to_sales_ltm": _ratio(mcap, rev),
+        "growth_adjusted_multiple": growth_adjusted(ev_rev, g),
+        "revenue_ntm_usd": ntm, "revenue_growth_ntm": growth(ntm, rev), "ev_to_revenue_ntm": _ratio(ev, ntm),
+        "sources": ", ".join(files), "mixed_sources": mixed,
         "missing": "; ".join(missing),
     }
 
 
+def group_figures(rows: Iterable[dict]) -> dict[str, dict[str, object]]:
+    """Figure rows by ticker: single fields to their row, series fields to {date: row}."""
+    from comps.sources.snapshot import SERIES_FIELDS
+
+    out: dict[str, dict[str, object]] = {}
+    for r in rows:
+        peer = out.setdefault(r["ticker"], {})
+        if r["field"] in SERIES_FIELDS:
+            peer.setdefault(r["field"], {})[r["date"]] = r
+        else:
+            peer[r["field"]] = r
+    return out
+
+
 def compute_peer_table(peers: Sequence[Peer], rows: Iterable[dict], as_of: dt.date,
                        stale_days: int = 30) -> pd.DataFrame:
-    """One row per peer in list order. Peers absent from ``rows`` keep a row saying so."""
-    by_ticker: dict[str, dict[str, dict]] = {}
-    for r in rows:
-        by_ticker.setdefault(r["ticker"], {})[r["field"]] = r
+    """One row per peer in list order. Peers with no figures keep a row saying so."""
+    by_ticker = group_figures(rows)
     records = []
     for p in peers:
         rec = peer_row(p, by_ticker.get(p.ticker, {}), as_of, stale_days)
         if p.ticker not in by_ticker:
-            rec["missing"] = "not in snapshot"
+            rec["missing"] = "no figures in any snapshot"
         records.append(rec)
     return pd.DataFrame.from_records(records, columns=PEER_COLUMNS).set_index("ticker", drop=False)

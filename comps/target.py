@@ -21,9 +21,10 @@ class Figure:
     """One sourced number. ``value`` is in the unit named by the field that holds it."""
 
     value: float
-    date: dt.date
+    date: dt.date  # the date the figure refers to (a period end, or a filing date)
     source: str
     note: str = ""
+    published: dt.date | None = None  # the date it became public (None: not stated)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,17 @@ class Target:
         return self.revenue_usd.value / self.revenue_prior_usd.value - 1.0
 
     @property
+    def fiscal_label(self) -> str:
+        """The latest fiscal year as a label, from the revenue's period end: 'FY2025'."""
+        return f"FY{self.revenue_usd.date.year}"
+
+    def dated_figures(self) -> list[tuple[str, Figure]]:
+        """(name, figure) for every sourced figure of the target."""
+        names = ("revenue_usd", "revenue_prior_usd", "gross_margin", "gross_margin_prior", "shares_outstanding",
+                 "net_cash_usd")
+        return [(n, getattr(self, n)) for n in names if getattr(self, n) is not None]
+
+    @property
     def net_cash_assumed_usd(self) -> float:
         """Net cash used to bridge equity value and EV. Unknown net cash means EV = market cap,
         an explicit assumption recorded in the target file and printed by every build."""
@@ -83,12 +95,10 @@ class Target:
     def provenance(self) -> list[dict[str, Any]]:
         """One row per sourced figure, for the report."""
         rows = []
-        for name in ("revenue_usd", "revenue_prior_usd", "gross_margin", "gross_margin_prior",
-                     "shares_outstanding", "net_cash_usd"):
-            f = getattr(self, name)
-            if f is not None:
-                rows.append({"figure": name, "value": f.value, "date": f.date.isoformat(),
-                             "source": f.source, "note": f.note})
+        for name, f in self.dated_figures():
+            rows.append({"figure": name, "value": f.value, "date": f.date.isoformat(),
+                         "published": f.published.isoformat() if f.published else "", "source": f.source,
+                         "note": f.note})
         for c in self.customers:
             rows.append({"figure": f"customer_share:{c.name}", "value": c.share, "date": c.period,
                          "source": c.source, "note": f"group: {c.group}" if c.group else ""})
@@ -121,10 +131,11 @@ class _Reader:
             return None
         return value
 
-    def date(self, table: dict, key: str, fld: str) -> dt.date | None:
+    def date(self, table: dict, key: str, fld: str, required: bool = True) -> dt.date | None:
         value = table.get(key)
         if value is None:
-            self.fail(fld, "required date is missing (YYYY-MM-DD)")
+            if required:
+                self.fail(fld, "required date is missing (YYYY-MM-DD)")
             return None
         if isinstance(value, dt.datetime):
             return value.date()
@@ -153,6 +164,7 @@ class _Reader:
         date = self.date(raw, "date", f"{fld}.date")
         source = self.get(raw, "source", f"{fld}.source", str)
         note = self.get(raw, "note", f"{fld}.note", str, required=False) or ""
+        published = self.date(raw, "published", f"{fld}.published", required=False)
         if value is not None:
             if value != value or value in (float("inf"), float("-inf")):
                 self.fail(f"{fld}.value", "must be a finite number")
@@ -165,7 +177,7 @@ class _Reader:
             self.fail(f"{fld}.source", "source is empty")
         if None in (value, date, source):
             return None
-        return Figure(value, date, source, note)
+        return Figure(value, date, source, note, published)
 
 
 def parse_target(data: dict[str, Any], source: str = "target.toml") -> Target:

@@ -1,12 +1,20 @@
-"""Dated, sourced snapshots of peer figures under ``data/snapshots/``.
+"""Dated, sourced snapshots of peer figures under ``data/snapshots/``, layered point in time.
 
-A snapshot is a long CSV named ``YYYY-MM-DD.csv`` (its as-of date), one row per figure::
+A snapshot is a long CSV named ``YYYY-MM-DD.csv``, one row per figure::
 
-    ticker,field,value,unit,date,source_url,note
+    ticker,field,value,unit,date,published,source_url,note
 
-``date`` is the date the figure refers to (the trading day of a market cap, the period end of
-a revenue figure, the balance-sheet date of cash or debt). Money is in USD millions in the
-file and in USD once loaded. Missing figures are absent rows, never zeros.
+``date`` is the date the figure refers to (the trading day of a close or market cap, the period
+end of a revenue figure, the balance-sheet date of cash or debt); ``published`` is the date it
+became public. Money is in USD millions in the file and in USD once loaded. Missing figures are
+absent rows, never zeros. A file may hold any subset of peers and fields, one peer included.
+
+Snapshots layer, they never replace one another. For an analysis dated D the build uses, for
+each (ticker, field), the newest figure dated on or before D and published on or before D,
+from whichever file holds it; period series (quarterly, fiscal-year and TTM revenue) keep
+every period, each from its newest version. A figure published after D is look-ahead and is
+left out, except market data dated just after D, which is used only when no figure on or
+before D exists, and then with a warning that names it.
 """
 
 from __future__ import annotations
@@ -16,64 +24,93 @@ import datetime as dt
 import io
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from comps._io import write_text_atomic
+from comps._csv import parse_table, read_text
+from comps._io import write_text_atomic, write_text_new
 from comps.errors import InputError, Problem
-from comps.sources._table import read_rows
+from comps.universe import normalize_ticker, ticker_problem
 
-COLUMNS = ("ticker", "field", "value", "unit", "date", "source_url", "note")
+COLUMNS = ("ticker", "field", "value", "unit", "date", "published", "source_url", "note")
 USD_M = "USD millions"
-#: field -> unit it must carry in the file
+#: field -> the unit it must carry in the file
 FIELDS = {
     "market_cap": USD_M,
+    "share_price_close": "USD per share",
+    "shares_outstanding": "million shares",
     "enterprise_value": USD_M,
     "net_debt": USD_M,
     "cash": USD_M,
     "total_debt": USD_M,
+    "revenue_q": USD_M,
     "revenue_fy": USD_M,
-    "revenue_fy_prior": USD_M,
     "revenue_ltm": USD_M,
-    "revenue_ltm_prior": USD_M,
     "revenue_ntm": USD_M,
     "gross_margin": "fraction",
-    "shares_outstanding": "million shares",
     "fiscal_year_end": "text",
     "reporting_currency": "text",
 }
-TEXT_FIELDS = {f for f, u in FIELDS.items() if u == "text"}
-NAME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\.csv$")
+TEXT_FIELDS = frozenset(f for f, u in FIELDS.items() if u == "text")
+#: one figure per period: every period is kept, keyed by its end date
+SERIES_FIELDS = frozenset({"revenue_q", "revenue_fy", "revenue_ltm"})
+#: market data: a figure dated after the as-of date may stand in, with a warning
+MARKET_FIELDS = frozenset({"market_cap", "share_price_close", "enterprise_value"})
+POSITIVE_FIELDS = frozenset({"market_cap", "share_price_close", "shares_outstanding", "revenue_q", "revenue_fy",
+                             "revenue_ltm", "revenue_ntm"})
+#: YYYY-MM-DD.csv, or YYYY-MM-DD.N.csv for a further snapshot written on the same day
+NAME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.csv$")
+_SCALE = {USD_M: 1e6, "million shares": 1e6}
 
 
 @dataclass(frozen=True)
-class Snapshot:
-    """A loaded snapshot: its as-of date, path and the figure rows (values in USD, not millions)."""
+class Snapshots:
+    """The figures an analysis dated ``as_of`` uses, layered from every snapshot file.
+
+    ``rows`` (values in USD) are the figures used; ``left_out`` the look-ahead rows not used
+    (each with a ``reason``); ``lookahead`` the market rows dated after ``as_of`` that stand in
+    for a missing figure. Every row keeps its ``file`` and ``line``."""
 
     as_of: dt.date
-    path: Path
+    files: tuple[Path, ...]
     rows: tuple[dict, ...]
+    left_out: tuple[dict, ...] = ()
+    lookahead: tuple[dict, ...] = ()
+    all_rows: tuple[dict, ...] = field(default=(), repr=False)
 
     def tickers(self) -> set[str]:
         return {r["ticker"] for r in self.rows}
 
 
+
+def _date(text: str, fld: str, lineno: int, source: str, problems: list[Problem]) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        problems.append(Problem(source, f"{fld} must be YYYY-MM-DD, got {text!r}", lineno, fld))
+        return None
+
+
 def parse_snapshot(text: str, source: str) -> list[dict]:
-    """Validate snapshot CSV text into figure dicts. Raises InputError listing every problem."""
-    lines, problems = read_rows(text, source, COLUMNS)
+    """Validate snapshot CSV text into figure dicts (values in USD). Raises InputError listing
+    every problem."""
+    table = parse_table(text, source, COLUMNS)
+    problems: list[Problem] = []
     rows: list[dict] = []
-    seen: dict[tuple[str, str], int] = {}
-    for lineno, row in lines:
-        ticker = row["ticker"]
-        fld = row["field"]
+    seen: dict[tuple, int] = {}
+    for lineno, row in table.rows:
+        ticker, fld = normalize_ticker(row["ticker"]), row["field"]
+        if (why := ticker_problem(ticker)) is not None:
+            problems.append(Problem(source, why, lineno, "ticker"))
         if fld not in FIELDS:
             problems.append(Problem(source, f"unknown field {fld!r}; known: {', '.join(FIELDS)}", lineno, "field"))
             continue
         if row["unit"] != FIELDS[fld]:
             problems.append(Problem(source, f"{fld} must be in {FIELDS[fld]!r}, got {row['unit']!r}", lineno, "unit"))
-        if (ticker, fld) in seen:
-            problems.append(Problem(source, f"{ticker} {fld} repeats line {seen[(ticker, fld)]}", lineno, "field"))
-        seen[(ticker, fld)] = lineno
+        date = _date(row["date"], "date", lineno, source, problems)
+        published = _date(row["published"], "published", lineno, source, problems)
         value: float | str = row["value"]
         if fld not in TEXT_FIELDS:
             try:
@@ -83,79 +120,172 @@ def parse_snapshot(text: str, source: str) -> list[dict]:
             except ValueError:
                 problems.append(Problem(source, f"value must be a finite number, got {row['value']!r}", lineno, "value"))
                 continue
-            if FIELDS[fld] == USD_M:
-                value *= 1e6
-            if fld.startswith("revenue") and value <= 0:
-                problems.append(Problem(source, f"{fld} must be positive, got {row['value']}", lineno, "value"))
-            if fld in ("market_cap", "shares_outstanding") and value <= 0:
+            value *= _SCALE.get(FIELDS[fld], 1.0)
+            if fld in POSITIVE_FIELDS and value <= 0:
                 problems.append(Problem(source, f"{fld} must be positive, got {row['value']}", lineno, "value"))
             if fld == "gross_margin" and not -1.0 <= value <= 1.0:
-                problems.append(Problem(source, f"gross_margin is a fraction (0.71 for 71%), got {row['value']}", lineno, "value"))
-        try:
-            date = dt.date.fromisoformat(row["date"]) if row["date"] else None
-        except ValueError:
-            problems.append(Problem(source, f"date must be YYYY-MM-DD, got {row['date']!r}", lineno, "date"))
-            continue
-        if date is None and fld not in TEXT_FIELDS:
-            problems.append(Problem(source, "date is required", lineno, "date"))
+                problems.append(Problem(source, f"gross_margin is a fraction (0.71 for 71%), got {row['value']}",
+                                        lineno, "value"))
+            if not row["date"]:
+                problems.append(Problem(source, "date is required (the date the figure refers to)", lineno, "date"))
+            if not row["published"]:
+                problems.append(Problem(source, "published is required (the date the figure became public)",
+                                        lineno, "published"))
+            elif date and published and published < date and fld not in MARKET_FIELDS | {"revenue_ntm"}:
+                problems.append(Problem(source, f"published {published} is before the period it reports ends ({date})",
+                                        lineno, "published"))
+        elif not value:
+            problems.append(Problem(source, "value is empty", lineno, "value"))
         if not row["source_url"]:
             problems.append(Problem(source, "source_url is required for every figure", lineno, "source_url"))
-        rows.append({**row, "ticker": ticker, "value": value, "date": date, "line": lineno})
+        key = (ticker, fld, date) if fld in SERIES_FIELDS else (ticker, fld)
+        if key in seen:
+            what = f"{ticker} {fld}" + (f" for {date}" if fld in SERIES_FIELDS else "")
+            problems.append(Problem(source, f"{what} repeats line {seen[key]}", lineno, "field"))
+        seen[key] = lineno
+        rows.append({**row, "ticker": ticker, "value": value, "date": date, "published": published, "line": lineno})
     if problems:
         raise InputError(problems)
     return rows
 
 
 def snapshot_date(path: Path) -> dt.date:
-    return dt.date.fromisoformat(path.stem)
+    return dt.date.fromisoformat(NAME_RE.match(Path(path).name).group(1))
+
+
+def _order(path: Path) -> tuple[str, int]:
+    m = NAME_RE.match(Path(path).name)
+    return m.group(1), int(m.group(2) or 1)
 
 
 def list_snapshots(directory: Path) -> list[Path]:
     """Snapshot files in ``directory``, oldest first."""
-    return sorted(p for p in Path(directory).glob("*.csv") if NAME_RE.match(p.name))
+    return sorted((p for p in Path(directory).glob("*.csv") if NAME_RE.match(p.name)), key=_order)
 
 
-def find_snapshot(directory: Path, as_of: dt.date | None = None) -> Path:
-    """The newest snapshot dated on or before ``as_of`` (the newest of all if None)."""
-    paths = list_snapshots(directory)
-    if as_of is not None:
-        paths = [p for p in paths if snapshot_date(p) <= as_of]
-    if not paths:
-        when = f" dated on or before {as_of}" if as_of else ""
-        raise InputError(Problem(str(directory), f"no snapshot YYYY-MM-DD.csv{when}"))
-    return paths[-1]
-
-
-def load_snapshot(path: Path) -> Snapshot:
+def read_snapshot(path: Path) -> list[dict]:
+    """One snapshot file's rows, each tagged with its ``file``."""
     path = Path(path)
     if not NAME_RE.match(path.name):
-        raise InputError(Problem(str(path), "snapshot file name must be its as-of date, YYYY-MM-DD.csv"))
+        raise InputError(Problem(str(path), "snapshot file name must be its date, YYYY-MM-DD.csv"))
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(Problem(str(path), "file not found")) from None
-    return Snapshot(snapshot_date(path), path, tuple(parse_snapshot(text, str(path))))
+        snapshot_date(path)
+    except ValueError:
+        raise InputError(Problem(str(path), "snapshot file name is not a real date")) from None
+    return [{**r, "file": path} for r in parse_snapshot(read_text(path), str(path))]
+
+
+def layer(rows: list[dict], as_of: dt.date, lookahead_days: int = 30) -> tuple[list[dict], list[dict], list[dict]]:
+    """(used, left out, look-ahead used) for an analysis dated ``as_of``; see the module doc.
+
+    Among versions of one figure the newest date wins, then the newest publication, then the
+    newest file."""
+    def rank(r: dict) -> tuple:
+        return (r["date"] or dt.date.min, r["published"] or dt.date.min, _order(r["file"]), r["line"])
+
+    left_out, candidates, ahead = [], {}, {}
+    for r in rows:
+        key = (r["ticker"], r["field"], r["date"]) if r["field"] in SERIES_FIELDS else (r["ticker"], r["field"])
+        late_date = r["date"] is not None and r["date"] > as_of
+        # a close is public on its trading day, whenever the page quoting it appeared
+        late_pub = r["field"] not in MARKET_FIELDS and r["published"] is not None and r["published"] > as_of
+        if r["field"] in MARKET_FIELDS and late_date and (r["date"] - as_of).days <= lookahead_days:
+            if key not in ahead or rank(r) < rank(ahead[key]):  # the closest to the as-of date
+                ahead[key] = r
+            continue
+        if late_date or late_pub:
+            why = (f"dated {r['date']}, after the as-of date {as_of}" if late_date
+                   else f"published {r['published']}, after the as-of date {as_of}")
+            left_out.append({**r, "reason": why})
+            continue
+        if key not in candidates or rank(r) > rank(candidates[key]):
+            candidates[key] = r
+    used_ahead = [r for k, r in ahead.items() if k not in candidates]
+    left_out += [{**r, "reason": f"dated {r['date']}, after the as-of date; a figure on or before it exists"}
+                 for k, r in ahead.items() if k in candidates]
+    return list(candidates.values()) + used_ahead, left_out, used_ahead
+
+
+def load_snapshots(directory: Path, as_of: dt.date | None = None, lookahead_days: int = 30, *,
+                   required: bool = True) -> Snapshots:
+    """Every snapshot in ``directory`` layered for ``as_of`` (default: the newest file's date).
+    One InputError lists the problems of all files. With ``required=False`` (a live build,
+    which writes the first one) an empty folder gives empty figures dated ``as_of`` or today."""
+    paths = list_snapshots(directory)
+    if not paths:
+        if required:
+            raise InputError(Problem(str(directory), "no snapshot files named YYYY-MM-DD.csv"))
+        return Snapshots(as_of or dt.date.today(), (), ())
+    problems: list[Problem] = []
+    rows: list[dict] = []
+    for p in paths:
+        try:
+            rows += read_snapshot(p)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    as_of = as_of or max(snapshot_date(p) for p in paths)
+    used, left_out, ahead = layer(rows, as_of, lookahead_days)
+    return Snapshots(as_of, tuple(paths), tuple(used), tuple(left_out), tuple(ahead), tuple(rows))
 
 
 def format_snapshot(rows: list[dict]) -> str:
-    """Serialise figure dicts (values in USD) back to snapshot CSV text, sorted for stable diffs."""
+    """Figure dicts (values in USD) as snapshot CSV text, sorted for stable diffs."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(COLUMNS)
-    for r in sorted(rows, key=lambda r: (r["ticker"], list(FIELDS).index(r["field"]))):
+    order = list(FIELDS)
+    for r in sorted(rows, key=lambda r: (r["ticker"], order.index(r["field"]), r.get("date") or dt.date.min)):
         value = r["value"]
         if r["field"] not in TEXT_FIELDS:
-            value = float(value) / (1e6 if FIELDS[r["field"]] == USD_M else 1.0)
-            value = f"{value:.10g}"
-        date = r["date"].isoformat() if r.get("date") else ""
-        w.writerow([r["ticker"], r["field"], value, FIELDS[r["field"]], date, r["source_url"], r.get("note", "")])
+            value = f"{float(value) / _SCALE.get(FIELDS[r['field']], 1.0):.10g}"
+        iso = lambda d: d.isoformat() if d else ""  # noqa: E731
+        w.writerow([r["ticker"], r["field"], value, FIELDS[r["field"]], iso(r.get("date")), iso(r.get("published")),
+                    r["source_url"], r.get("note", "")])
     return buf.getvalue()
 
 
-def write_snapshot(directory: Path, as_of: dt.date, rows: list[dict]) -> Path:
-    """Write a new dated snapshot atomically. Never overwrites an existing snapshot file."""
-    path = Path(directory) / f"{as_of.isoformat()}.csv"
-    if path.exists():
-        raise InputError(Problem(str(path), "a snapshot with this date already exists; it is never overwritten"))
-    write_text_atomic(path, format_snapshot(rows))
+def split_valid(rows: list[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
+    """(rows a snapshot file accepts, [(row, why) for the others]), each row checked alone."""
+    ok, bad = [], []
+    for r in rows:
+        try:
+            parse_snapshot(format_snapshot([r]), "row")
+            ok.append(r)
+        except InputError as exc:
+            bad.append((r, "; ".join(p.message for p in exc.problems)))
+    return ok, bad
+
+
+def write_snapshot(directory: Path, date: dt.date, rows: list[dict]) -> Path:
+    """Write a new snapshot file atomically, validated exactly as a build reads it (alone and
+    layered with the files beside it) before it takes its name. Never overwrites a file: a
+    second snapshot on one day is YYYY-MM-DD.2.csv."""
+    directory = Path(directory)
+    path, n = directory / f"{date.isoformat()}.csv", 1
+    while path.exists():
+        n += 1
+        path = directory / f"{date.isoformat()}.{n}.csv"
+    text = format_snapshot(rows)
+    new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
+    others = [r for p in list_snapshots(directory) for r in read_snapshot(p)]
+    layer(others + new, date)
+    write_text_new(path, text)
+    return path
+
+
+def append_figure(directory: Path, row: dict) -> Path:
+    """Add one figure to the snapshot file named for its ``published`` date, atomically: the
+    file's other rows are kept byte for byte, and the result is validated before it replaces
+    the file. Used by ``comps figures add``."""
+    directory = Path(directory)
+    path = directory / f"{row['published'].isoformat()}.csv"
+    old = read_text(path) if path.exists() else ",".join(COLUMNS) + "\n"
+    line = format_snapshot([row]).split("\n", 1)[1]
+    text = old + ("" if old.endswith("\n") else "\n") + line
+    new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
+    others = [r for p in list_snapshots(directory) if p != path for r in read_snapshot(p)]
+    layer(others + new, row["published"])
+    write_text_atomic(path, text)
     return path
