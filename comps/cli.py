@@ -90,10 +90,17 @@ def _print_summary(result) -> None:
     signals = result.checklist.set_index("price_point")["signal"]
     for _, r in result.headline.iterrows():
         table.add_row(r["price_point"], f"${r['price_usd']:,.2f}", f"${r['market_cap_usd'] / 1e9:,.1f}B",
-                      f"{r['ev_to_revenue_2025']:.1f}×", usd(r["fair_price_usd"]),
+                      f"{r['ev_to_revenue_ltm']:.1f}×", usd(r["fair_price_usd"]),
                       f"{usd(r[lo], 0)} to {usd(r[hi], 0)}", f"{r['premium_to_fair']:+.0%}",
-                      f"{r['p_price_above_fair']:.0%}", r["verdict"], signals[r["price_point"]])
+                      f"{r['p_peer_below_price']:.0%}", r["verdict"], signals[r["price_point"]])
     console.print(table)
+    if not result.refresh.empty:
+        problems = Table(title="Live refresh problems (figures kept from older snapshots)", title_justify="left")
+        for col in ("ticker", "what failed", "kept from snapshots"):
+            problems.add_column(col, overflow="fold")
+        for _, r in result.refresh.iterrows():
+            problems.add_row(r["ticker"], r["failed"], r["kept_from_snapshots"])
+        console.print(problems)
     for w in result.warnings:
         console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
     if result.written:

@@ -44,6 +44,16 @@ class Spec:
     def columns(self) -> tuple[str, ...]:
         return (self.y, *self.x)
 
+    @property
+    def growth(self) -> str:
+        """The growth regressor (LTM or NTM growth), always the first x."""
+        return self.x[0]
+
+    @property
+    def y_label(self) -> str:
+        """The multiple in words, e.g. 'EV/Revenue (LTM)'."""
+        return self.label.split(" ~ ")[0].removeprefix("ln ")
+
 
 SPECS: dict[str, Spec] = {s.name: s for s in (
     Spec("ev_revenue", "EV/Revenue (LTM) ~ growth", "ev_to_revenue_ltm", (GROWTH,), "revenue_ltm_usd"),
@@ -94,7 +104,9 @@ class Prediction:
                               "pi_high": iv.pi_high} for iv in self.intervals])
 
     def percentile(self, multiple: float) -> float:
-        """Where ``multiple`` sits in the predictive distribution: P(new peer's multiple ≤ it)."""
+        """P(a new peer with these regressors trades at or below ``multiple``): the predictive
+        distribution's CDF, a Student t with the fit's residual degrees of freedom (on ln × for
+        a log spec). Its central (1 − α) interval is the (1 − α) prediction interval."""
         if self.log_y:
             if multiple <= 0:
                 return 0.0
@@ -159,9 +171,15 @@ class FitResult:
         """Leave-one-out RMSE of ln(m̂₋ᵢ/mᵢ) over the fit's own peers (a log ratio, 0.1 ≈ 10 %)."""
         return _rms(self.loo_log_errors)
 
-    def x_range(self, column: str = GROWTH) -> tuple[float, float]:
-        j = 1 + self.spec.x.index(column)
+    def x_range(self, column: str | None = None) -> tuple[float, float]:
+        """Smallest and largest value of a regressor (default: growth) across the fitted peers."""
+        j = 1 + self.spec.x.index(column or self.spec.growth)
         return float(self.X[:, j].min()), float(self.X[:, j].max())
+
+    @property
+    def growth_p(self) -> float:
+        """HC3 p-value of the growth slope."""
+        return float(self.pvalues[self.spec.growth])
 
     def _row(self, x: Mapping[str, float]) -> np.ndarray:
         try:
@@ -189,12 +207,13 @@ class FitResult:
         """The growth (fraction) at which the fitted line gives ``multiple`` (×), other x held at ``x``.
 
         NaN when the slope on growth is not positive or a log spec meets a multiple ≤ 0."""
-        slope = float(self.params[GROWTH])
+        g = self.spec.growth
+        slope = float(self.params[g])
         if slope <= 0 or (self.spec.log_y and multiple <= 0):
             return math.nan
         target = math.log(multiple) if self.spec.log_y else multiple
         rest = float(self.params["const"]) + sum(
-            float(self.params[c]) * float(x[c]) for c in self.spec.x if c != GROWTH)
+            float(self.params[c]) * float(x[c]) for c in self.spec.x if c != g)
         return (target - rest) / slope
 
     def loo_params(self) -> pd.DataFrame:
@@ -247,11 +266,12 @@ class FitResult:
         lo, hi = self.x_range()
         row = {"spec": self.spec.name, "label": self.spec.label, "method": self.method, "n": self.n,
                "r_squared": self.rsquared, "adj_r_squared": self.rsquared_adj, "aic": self.aic,
-               "loo_rmse_log": self.loo_error, "residual_sd": self.sigma,
+               "growth_p_value": self.growth_p, "loo_rmse_log": self.loo_error, "residual_sd": self.sigma,
                "growth_min": lo, "growth_max": hi}
         for term in self.params.index:
-            row[f"coef_{term}"] = float(self.params[term])
-            row[f"se_{term}"] = float(self.bse[term])
+            name = "growth" if term == self.spec.growth else term  # one column for LTM and NTM growth
+            row[f"coef_{name}"] = float(self.params[term])
+            row[f"se_{name}"] = float(self.bse[term])
         return row
 
 
@@ -291,7 +311,7 @@ def fit(frame: pd.DataFrame, spec: Spec, *, method: Method = "ols", min_n: int =
     y = data[spec.y].to_numpy(dtype=float)
     if spec.log_y:
         y = np.log(y)
-    if np.linalg.matrix_rank(X) < k:
+    if np.linalg.matrix_rank(X) < k or np.linalg.cond(X) > 1e10:
         raise ModelError(f"{spec.label}: regressors are collinear across the {n} peers")
     names = ["const", *spec.x]
     ols = OLS(y, X).fit()
@@ -363,10 +383,13 @@ def choose_spec(fits: Mapping[str, FitResult]) -> str:
     return min(fits, key=lambda s: (score[s], fits[s].k, s))
 
 
-def compare(fits: Mapping[str, FitResult]) -> pd.DataFrame:
-    """Side-by-side summary of fitted specs, one row each, with the selection score."""
+def compare(fits: Mapping[str, FitResult], candidates: Sequence[str] | None = None) -> pd.DataFrame:
+    """Side-by-side summary of fitted specs, one row each, with the selection score among the
+    ``candidates`` for the headline (default: all; a spec that cannot value the target is
+    fitted and shown, but not a candidate)."""
     table = pd.DataFrame([f.summary() for f in fits.values()])
-    return table.merge(selection_scores(fits), on="spec", how="left") if len(table) else table
+    among = {k: fits[k] for k in (fits if candidates is None else candidates)}
+    return table.merge(selection_scores(among), on="spec", how="left") if len(table) else table
 
 
 def _rms(values: pd.Series | np.ndarray) -> float:

@@ -13,7 +13,7 @@ import pandas as pd
 from comps import regression as rg
 from comps import valuation as val
 from comps.config import BuildConfig
-from comps.sources.snapshot import Snapshot
+from comps.sources.snapshot import Snapshots
 from comps.target import Target
 
 
@@ -23,7 +23,7 @@ class BuildResult:
 
     config: BuildConfig
     as_of: dt.date
-    snapshot: Snapshot
+    snapshots: Snapshots  # the layered figures: used, left out as look-ahead, and their files
     data_notice: str  # one line: where the figures came from
     peers: pd.DataFrame
     target: Target
@@ -37,8 +37,13 @@ class BuildResult:
     sensitivity: pd.DataFrame  # chosen spec: growth × discount → fair price
     spec_sensitivity: pd.DataFrame  # spec × discount → fair price
     peer_values: pd.DataFrame
+    peer_distribution: pd.DataFrame  # price points against the peers' multiples, no regression
     checklist: pd.DataFrame
     peer_cc: pd.Series
+    discount_range: pd.DataFrame  # the discount with each disclosing peer left out
+    robustness: pd.DataFrame  # verdicts refitted on the peers with fresh market data (empty if not run)
+    robustness_note: str
+    refresh: pd.DataFrame  # per-ticker live-refresh problems and what was kept (empty offline)
     warnings: tuple[str, ...]
     written: tuple[Path, ...] = field(default=())
 
@@ -49,15 +54,20 @@ class BuildResult:
 
     def regression_table(self) -> pd.DataFrame:
         """One row per fitted spec (OLS), with the Huber fit's slope and fair multiple beside it."""
-        table = rg.compare(self.fits)
+        table = rg.compare(self.fits, list(self.specs))
         x = val.target_inputs(self.target)
-        table["fair_multiple_at_target"] = [self.specs[s].prediction.multiple for s in table["spec"]]
-        table["huber_slope_growth"] = [self.huber[s].params[rg.GROWTH] if s in self.huber else math.nan
+        valued = [s in self.specs for s in table["spec"]]
+        growth = [x[self.fits[s].spec.growth] for s in table["spec"]]
+        table["valued"] = valued
+        table["fair_multiple_at_target"] = [val.floor0(self.specs[s].prediction.multiple) if ok else math.nan
+                                            for s, ok in zip(table["spec"], valued, strict=True)]
+        table["huber_slope_growth"] = [self.huber[s].params[self.fits[s].spec.growth] if s in self.huber else math.nan
                                        for s in table["spec"]]
-        table["huber_fair_multiple"] = [self.huber[s].predict(x, ()).multiple if s in self.huber else math.nan
-                                        for s in table["spec"]]
-        table["target_growth"] = x[rg.GROWTH]
-        table["extrapolated"] = [not lo <= x[rg.GROWTH] <= hi
-                                 for lo, hi in zip(table["growth_min"], table["growth_max"], strict=True)]
+        table["huber_fair_multiple"] = [val.floor0(self.huber[s].predict(x, ()).multiple)
+                                        if s in self.huber and ok else math.nan
+                                        for s, ok in zip(table["spec"], valued, strict=True)]
+        table["target_growth"] = growth
+        table["extrapolated"] = [bool(math.isfinite(g) and not lo <= g <= hi) for g, lo, hi
+                                 in zip(growth, table["growth_min"], table["growth_max"], strict=True)]
         table["chosen"] = table["spec"] == self.chosen
         return table

@@ -14,7 +14,7 @@ import pytest
 
 from comps import regression as rg
 from comps.cli import main
-from comps.pipeline import collect_warnings
+from comps.diagnostics import warnings as collect_warnings
 from comps.report.charts import CHARTS
 from comps.report.tables import tables
 from comps.valuation import target_inputs
@@ -27,7 +27,7 @@ def test_valuation_has_a_row_per_price_point_and_the_seed_figures(offline_result
     assert list(head["price_point"]) == [p.label for p in offline_result.target.price_points]
     mid = head.set_index("price_point").loc["IPO range mid"]
     assert mid["market_cap_usd"] == pytest.approx(25.556e9, rel=1e-4)
-    assert mid["price_to_sales_2025"] == pytest.approx(50.1, abs=0.05)
+    assert mid["price_to_sales_ltm"] == pytest.approx(50.1, abs=0.05)
     assert mid["enterprise_value_usd"] == mid["market_cap_usd"]  # EV assumption: net cash unknown → 0
 
 
@@ -38,7 +38,7 @@ def test_fair_price_premium_and_discount_by_hand(offline_result):
         assert r["fair_price_usd"] == pytest.approx(r["fair_multiple_discounted"] * base / SHARES)
         assert r["premium_to_fair"] == pytest.approx(r["price_usd"] / r["fair_price_usd"] - 1)
         assert r["implied_multiple"] == pytest.approx(r["price_usd"] * SHARES / base)
-        assert 0.0 <= r["p_price_above_fair"] <= 1.0 and 0.0 <= r["pi_percentile"] <= 1.0
+        assert 0.0 <= r["p_peer_below_price"] <= 1.0 and 0.0 <= r["p_line_below_price_param_boot"] <= 1.0
 
 
 def test_headline_fit_is_numpy_least_squares_on_the_peer_table(offline_result):
@@ -58,13 +58,32 @@ def test_higher_discount_gives_lower_fair_price(offline_result):
     assert (np.diff(sens, axis=1) < 0).all()
 
 
-def test_implied_growth_reproduces_each_price(offline_result):
-    sv = offline_result.specs[offline_result.chosen]
+def test_implied_growth_is_shown_only_under_a_significant_slope(offline_result):
+    """On the bundled data no growth slope is significant: every implied growth is withheld
+    with the reason, never an extrapolated number like 8,136 %."""
+    for _, r in offline_result.valuation.iterrows():
+        p = offline_result.fits[r["spec"]].growth_p
+        assert p >= 0.10  # the premise: the peers do not price growth significantly
+        assert np.isnan(r["implied_growth"]) and r["implied_growth_note"] == f"n/a: slope not significant (HC3 p = {p:.2f})"
+
+
+def test_implied_growth_reproduces_each_price_under_a_significant_slope(offline_result):
+    g = np.linspace(0.1, 1.5, 12)
+    table = pd.DataFrame({rg.GROWTH: g, "ev_to_revenue_ltm": 5 + 20 * g + np.tile([0.3, -0.3], 6), "include": True},
+                         index=[f"P{i}" for i in range(12)])
+    f = rg.fit(table, rg.SPECS["ev_revenue"])
+    from comps import valuation as val
+
+    sv = val.value_spec(f, offline_result.target, offline_result.specs[offline_result.chosen].discount,
+                        levels=(0.9,), bootstrap_draws=np.array([]))
+    rows = val.price_rows(sv, offline_result.target, 0.9, weak_slope_p=0.10)
     x = target_inputs(offline_result.target)
-    for _, r in offline_result.headline.iterrows():
-        if np.isfinite(r["implied_growth"]):
-            m = sv.fit.predict({**x, rg.GROWTH: r["implied_growth"]}, ()).multiple
-            assert sv.fair_price(m) == pytest.approx(r["price_usd"], rel=1e-9)
+    for r in rows:
+        m = f.predict({**x, rg.GROWTH: r["implied_growth"]}, ()).multiple
+        assert sv.fair_price(m) == pytest.approx(r["price_usd"], rel=1e-9)
+        # by hand: (M/(1-D) - a) / b with M the price's EV/Revenue
+        m_und = r["price_usd"] * SHARES / REV / (1 - sv.discount.discount)
+        assert r["implied_growth"] == pytest.approx((m_und - f.params["const"]) / f.params[rg.GROWTH], rel=1e-9)
 
 
 def test_influence_matches_an_explicit_refit(offline_result):
@@ -85,7 +104,7 @@ def test_warnings_cover_extrapolation_staleness_and_the_ev_assumption(offline_re
     for name, f in offline_result.fits.items():
         lo, hi = f.x_range()
         assert (f"extrapolation: {name}:" in text) == (not lo <= g <= hi)
-        assert (f"weak fit: {name}:" in text) == (f.pvalues[rg.GROWTH] >= 0.10)
+        assert (f"weak fit: {name}:" in text) == (f.pvalues[f.spec.growth] >= 0.10)
 
 
 def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
@@ -97,8 +116,10 @@ def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
     assert strong.pvalues[rg.GROWTH] < 1e-6
     weak = rg.fit(table.assign(ev_to_revenue_ltm=5 + np.tile([3.0, -3.0, -3.0, 3.0], 3)), rg.SPECS["ev_revenue"])
     assert weak.pvalues[rg.GROWTH] > 0.10
-    warnings = collect_warnings(offline_result.peers, {"strong": strong, "weak": weak}, {},
-                                offline_result.target, offline_result.config)
+    cfg = offline_result.config
+    warnings = collect_warnings(offline_result.peers, {"strong": strong, "weak": weak}, {}, offline_result.target,
+                                offline_result.as_of, stale_days=cfg.stale_days, small_n=cfg.small_n_warning,
+                                weak_slope_p=cfg.weak_slope_p)
     assert [w.split(":")[1].strip() for w in warnings if w.startswith("weak fit")] == ["weak"]
 
 
@@ -132,7 +153,7 @@ def test_cli_build_writes_outputs_and_is_reproducible(project, capsys):
     m1.pop("created_at"), m2.pop("created_at")
     m1["settings"].pop("out_dir"), m2["settings"].pop("out_dir")
     assert m1 == m2
-    assert set(m1["inputs"]) >= {"peers", "target", "snapshot"}
+    assert set(m1["inputs"]) >= {"peers", "target", "snapshot 2026-05-13.csv"}
 
 
 def test_bad_input_exits_2_and_writes_nothing(project, capsys):
@@ -188,12 +209,14 @@ def test_concentration_discount_uses_sourced_peer_disclosures(offline_result):
     import math
 
     ccs = offline_result.peer_cc
-    assert ccs["NVDA"] == pytest.approx(0.12**2 + 0.11**2 + 0.11**2)  # FY2025 10-K: 12 %, 11 %, 11 %
+    assert ccs["NVDA"] == pytest.approx(0.22**2 + 0.14**2)  # FY2026 10-K (the latest before 2026-05-13): 22 %, 14 %
     assert ccs["CRWV"] == pytest.approx(0.67**2)
+    assert ccs["ANET"] == pytest.approx(0.26**2 + 0.16**2)  # FY2025 10-K: Microsoft 26 %, Meta 16 %
+    assert ccs["CRDO"] == pytest.approx(0.39**2 + 0.15**2)  # FY2024 10-K: 39 %, 15 %
     for sv in offline_result.specs.values():
         d = sv.discount
         ref = sum(ccs[t] for t in d.ref_tickers) / len(d.ref_tickers)
-        assert set(d.ref_tickers) == {"NVDA", "CRWV"} & set(sv.fit.tickers)
+        assert set(d.ref_tickers) == {"NVDA", "CRWV", "ANET", "CRDO"} & set(sv.fit.tickers)
         assert d.cc_ref == pytest.approx(ref)
         assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.62**2 + 0.24**2 - ref)))
 
@@ -211,7 +234,7 @@ def test_interval_table_converts_multiples_to_ev_equity_and_price(offline_result
             assert r["equity_high_usd"] == pytest.approx(r["ev_high_usd"] + 0.0)  # net cash unknown → 0
             assert r["price_high_usd"] == pytest.approx(r["equity_high_usd"] / SHARES)
         assert rows[("prediction", 0.95)]["price_high_usd"] > rows[("prediction", 0.8)]["price_high_usd"]
-        assert rows[("bootstrap", 0.9)]["draws"] >= 1900
+        assert rows[("parameter bootstrap", 0.9)]["draws"] >= 1900
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["peers", "list"]])

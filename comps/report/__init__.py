@@ -54,7 +54,8 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
     """Inputs, versions, settings and output hashes. Only ``created_at`` varies between runs."""
     cfg = result.config
     inputs = {}
-    for label, path in (("peers", cfg.peers_path), ("target", cfg.target_path), ("snapshot", result.snapshot.path),
+    for label, path in (("peers", cfg.peers_path), ("target", cfg.target_path),
+                        *((f"snapshot {p.name}", p) for p in result.snapshots.files),
                         ("concentration", cfg.concentration_path), ("settings", cfg.config_path)):
         if path is not None and Path(path).exists():
             inputs[label] = {"path": str(path), "sha256": sha256_file(Path(path))}
@@ -67,7 +68,7 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
     return {
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "as_of": result.as_of.isoformat(),
-        "snapshot": str(result.snapshot.path),
+        "snapshots": [str(p) for p in result.snapshots.files],
         "data_notice": result.data_notice,
         "chosen_spec": result.chosen,
         "inputs": inputs,

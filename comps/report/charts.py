@@ -79,7 +79,8 @@ def render_all(result: BuildResult, pool=None) -> dict[str, dict[str, bytes]]:
 def _footnote(fig: Figure, result: BuildResult, extra: str = "") -> None:
     """Sources and as-of date under the figure, wrapped to its width. textwrap, not matplotlib's
     ``wrap=True``, which re-measures the text word by word on every draw."""
-    text = (f"As of {result.as_of}. Peer figures: {result.snapshot.path.name} (per-figure source URLs in "
+    files = ", ".join(p.name for p in result.snapshots.files)
+    text = (f"As of {result.as_of}. Peer figures: snapshots {files} (per-figure source URLs in "
             f"sources_peers.csv); target: {result.target.path}. {extra}").strip()
     chars = int(fig.get_figwidth() * 72 / (7 * 0.55))  # 7 pt text averages ~0.55 em per character
     fig.text(0.01, -0.02, textwrap.fill(text, chars), ha="left", va="top", fontsize=7, color="#555555")
@@ -192,10 +193,10 @@ def peer_bars(result: BuildResult, max_bars: int = 40) -> Figure:
     for kind, color in KIND_COLORS.items():
         pts = head[head["kind"] == kind]
         for _, r in pts.iterrows():
-            ax.axvline(r["ev_to_revenue_2025"], color=color, lw=1, alpha=0.8)
+            ax.axvline(r["ev_to_revenue_ltm"], color=color, lw=1, alpha=0.8)
         if len(pts):
             ax.plot([], [], color=color, label=f"{result.target.ticker} {kind}: "
-                    + ", ".join(f"{m:.0f}×" for m in pts["ev_to_revenue_2025"]))
+                    + ", ".join(f"{m:.0f}×" for m in pts["ev_to_revenue_ltm"]))
     ax.set_xlabel("EV / revenue, LTM (×)")
     ax.set_ylabel("")
     shown = f"largest {len(peers)} of {len(every)}" if len(every) > len(peers) else f"n = {len(peers)}"

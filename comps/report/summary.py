@@ -25,9 +25,9 @@ def verdict_lines(result: BuildResult) -> list[str]:
     for _, r in result.headline.iterrows():
         out.append(
             f"{r['price_point']} ${r['price_usd']:,.2f}: market cap ${r['market_cap_usd'] / 1e9:,.1f}B, "
-            f"{r['ev_to_revenue_2025']:.1f}× 2025 revenue; fair {usd(r['fair_price_usd'])} "
+            f"{r['ev_to_revenue_ltm']:.1f}× 2025 revenue; fair {usd(r['fair_price_usd'])} "
             f"({lvl} band {usd(r[lo_col])} to {usd(r[hi_col])}); premium {r['premium_to_fair']:+.0%}; "
-            f"P(price > fair) {r['p_price_above_fair']:.0%}; {r['verdict']}; checklist: {chk[r['price_point']]}")
+            f"P(peer below price) {r['p_peer_below_price']:.0%}; {r['verdict']}; checklist: {chk[r['price_point']]}")
     return out
 
 

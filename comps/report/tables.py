@@ -68,22 +68,27 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "market_cap_date",
-                "market_data_age_days", "enterprise_value_usd", "revenue_ltm_usd", "ltm_basis",
-                "revenue_growth", "growth_basis", "gross_margin", "ev_to_revenue_ltm", "ev_to_gross_profit_ltm",
+                "market_data_age_days", "enterprise_value_usd", "revenue_ltm_usd", "revenue_basis",
+                "revenue_growth", "gross_margin", "ev_to_revenue_ltm", "ev_to_gross_profit_ltm",
                 "price_to_sales_ltm", "missing", "notes"]
 
 VALUATION_DISPLAY = ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd",
-                     "ev_to_revenue_2025", "fair_multiple", "discount", "fair_multiple_discounted",
-                     "fair_price_usd", "premium_to_fair", "pi_percentile", "p_price_above_fair",
+                     "ev_to_revenue_ltm", "fair_multiple", "discount", "fair_multiple_discounted",
+                     "fair_price_usd", "premium_to_fair", "p_peer_below_price",
                      "implied_growth", "verdict"]
 
 
 def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
     """Every table a build writes, by file stem."""
+    used = {(r["file"], r["line"]) for r in result.snapshots.rows}
+    out = {(r["file"], r["line"]): r["reason"] for r in result.snapshots.left_out}
     sources = pd.DataFrame([
         {"ticker": r["ticker"], "field": r["field"], "value": r["value"], "unit": r["unit"],
-         "date": r["date"].isoformat() if r["date"] else "", "source_url": r["source_url"], "note": r["note"]}
-        for r in result.snapshot.rows])
+         "date": r["date"].isoformat() if r["date"] else "",
+         "published": r["published"].isoformat() if r["published"] else "",
+         "status": "used" if (r["file"], r["line"]) in used else out.get((r["file"], r["line"]), "superseded"),
+         "file": r["file"].name, "source_url": r["source_url"], "note": r["note"]}
+        for r in result.snapshots.all_rows])
     target_sources = pd.DataFrame(result.target.provenance())
     sens = result.sensitivity.copy()
     sens.columns = [f"discount_{c:.0%}" for c in sens.columns]
@@ -105,4 +110,4 @@ def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
         "concentration": result.specs[result.chosen].discount.to_frame(),
         "sources_peers": sources,
         "sources_target": target_sources,
-    }
+    } | ({"refresh": result.refresh} if not result.refresh.empty else {})
