@@ -29,14 +29,14 @@ def write_universe(directory: Path, n: int, seed: int = 0) -> None:
             w.writerow([f"S{i:05d}", f"Synthetic {i}", SEGMENTS[i % len(SEGMENTS)], "true", "synthetic"])
     with open(directory / "snapshots" / "2026-05-13.csv", "w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["ticker", "field", "value", "unit", "date", "source_url", "note"])
+        w.writerow(["ticker", "field", "value", "unit", "date", "published", "source_url", "note"])
         for i in np.flatnonzero(ok):
             t = f"S{i:05d}"
-            for field, value, unit, date in (
-                ("market_cap", mcap[i], "USD millions", "2026-05-13"),
-                ("net_debt", net_debt[i], "USD millions", "2026-03-31"),
-                ("revenue_fy", rev[i], "USD millions", "2025-12-31"),
-                ("revenue_fy_prior", rev_prior[i], "USD millions", "2024-12-31"),
-                ("gross_margin", gm[i], "fraction", "2025-12-31"),
+            for field, value, unit, date, published in (
+                ("market_cap", mcap[i], "USD millions", "2026-05-13", "2026-05-13"),
+                ("net_debt", net_debt[i], "USD millions", "2026-03-31", "2026-05-01"),
+                ("revenue_fy", rev[i], "USD millions", "2025-12-31", "2026-02-15"),
+                ("revenue_fy", rev_prior[i], "USD millions", "2024-12-31", "2025-02-15"),
+                ("gross_margin", gm[i], "fraction", "2025-12-31", "2026-02-15"),
             ):
-                w.writerow([t, field, f"{value:.6g}", unit, date, "synthetic:benchmark", "random"])
+                w.writerow([t, field, f"{value:.6g}", unit, date, published, "synthetic:benchmark", "random"])

@@ -1,7 +1,10 @@
 """Yahoo Finance adapter: the only module that imports yfinance.
 
 It turns a ticker's ``info``, income statements (annual, quarterly, trailing), revenue
-estimates and (for ``--as-of``) price history into a plain JSON-able :class:`RawPeer`.
+estimates and (for ``--as-of``) price history into a plain JSON-able :class:`RawPeer`; FX
+pairs and the target need only a quote, and :func:`quotes` gets all of them in one request.
+Before any of that, :func:`unreachable` learns cheaply (one DNS lookup, no yfinance import)
+whether Yahoo can be reached at all.
 yfinance 1.7.0 fails in mixed ways (some calls raise DNSError/OSError or YFRateLimitError,
 some return an empty DataFrame, keys go missing, an invalid ticker gives
 ``{'trailingPegRatio': None}``); every one becomes an entry in ``RawPeer.errors`` with its
@@ -12,9 +15,13 @@ and a per-ticker deadline stops further calls.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 INFO_KEYS = (
@@ -42,6 +49,14 @@ class RawPeer:
     close: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     network_failure: bool = False
+    transient: bool = False  # a failure that may not recur: network, rate limit, deadline, the unexpected
+
+    @property
+    def cacheable(self) -> bool:
+        """Worth caching: Yahoo answered (quote type and market cap present) and nothing failed
+        for a transient reason. An empty statement is Yahoo's answer for that ticker, so a
+        response with one is cached too."""
+        return "quoteType" in self.info and "marketCap" in self.info and not self.transient
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -51,8 +66,41 @@ class RawPeer:
         return cls(**data)
 
 
-def _session():
-    """A curl_cffi session whose request timeout is clamped (yfinance hard-codes 30 s)."""
+HOST = "query2.finance.yahoo.com"
+QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
+QUOTE_KEYS = ("quoteType", "symbol", "currency", "regularMarketPrice", "regularMarketTime", "marketCap",
+              "shortName")
+
+
+def unreachable(timeout_s: float = 1.5) -> str | None:
+    """Why Yahoo cannot be reached (a failed DNS lookup of its API host), or None if it may be.
+
+    One lookup on a daemon thread, bounded by ``timeout_s``, before yfinance is imported, so a
+    machine with no network learns it once instead of from every request. Behind a proxy the
+    local resolver says nothing about reachability, so the check is skipped."""
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    outcome: list[BaseException | None] = []
+
+    def lookup() -> None:
+        try:
+            socket.getaddrinfo(HOST, 443, type=socket.SOCK_STREAM)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - any failure means unreachable
+            outcome.append(exc)
+
+    t = threading.Thread(target=lookup, daemon=True)
+    t.start()
+    t.join(timeout_s)
+    if not outcome:
+        return f"DNS lookup of {HOST} did not answer within {timeout_s:g} s"
+    exc = outcome[0]
+    return None if exc is None else f"DNS lookup of {HOST} failed ({type(exc).__name__}: {exc})"
+
+
+def session():
+    """One curl_cffi session for a whole refresh, its request timeout clamped (yfinance
+    hard-codes 30 s). yfinance keeps a single session per process anyway."""
     from curl_cffi import requests as curl
 
     class ClampedSession(curl.Session):
@@ -63,22 +111,53 @@ def _session():
     return ClampedSession(impersonate="chrome")
 
 
+_CONFIGURED: list[str] = []
+
+
 def configure(cache_dir) -> None:
     """Keep yfinance's own sqlite caches (cookies, time zones) under comps' cache folder, and
-    quiet its logger: every failure it logs is also captured per ticker in ``RawPeer.errors``."""
+    quiet its logger: every failure it logs is also captured per ticker in ``RawPeer.errors``.
+
+    Only the first call in a process moves the caches: yfinance cannot relocate a cache it has
+    opened (its database proxy keeps the closed connection), and which folder holds them does
+    not change any figure."""
     import logging
 
     import yfinance as yf
 
-    yf.set_tz_cache_location(str(cache_dir))
+    if not _CONFIGURED:
+        path = str(Path(cache_dir).resolve())  # absolute: the process may change directory later
+        yf.set_tz_cache_location(path)
+        _CONFIGURED.append(path)
     logging.getLogger("yfinance").setLevel(logging.CRITICAL)
 
 
-def yfinance_ticker(symbol: str):
-    """The production ticker factory."""
+def ticker_factory(sess) -> Callable[[str], Any]:
+    """The production factory: ``yf.Ticker`` on the shared session."""
     import yfinance as yf
 
-    return yf.Ticker(symbol, session=_session())
+    return lambda symbol: yf.Ticker(symbol, session=sess)
+
+
+def quotes(symbols: Sequence[str], sess) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """The v7 quote of every symbol in ONE request through yfinance's own session, cookie and
+    crumb handling (``YfData``, the object every yfinance call uses). Returns ({symbol: quote
+    keys}, error or None); a symbol Yahoo does not know is absent from the dict."""
+    if not symbols:
+        return {}, None
+    from yfinance.data import YfData
+
+    params = {"symbols": ",".join(symbols), "formatted": "false", "lang": "en-US", "region": "US"}
+    try:
+        data = YfData(session=sess).get_raw_json(QUOTE_URL, params=params, timeout=TIMEOUT_S)
+        result = (data.get("quoteResponse") or {}).get("result") or []
+    except Exception as exc:  # noqa: BLE001 - network, HTTP and payload errors alike
+        return {}, f"quote: {type(exc).__name__}: {str(exc)[:120]}"
+    out = {}
+    for q in result:
+        if q.get("symbol") in symbols:
+            out[q["symbol"]] = {k: q[k] for k in QUOTE_KEYS if q.get(k) is not None}
+    return out, None
 
 
 def _is_network(exc: BaseException) -> bool:
@@ -95,13 +174,15 @@ def _frame(df, rows: tuple[str, ...]) -> dict[str, dict[str, float]]:
     return out
 
 
-def fetch(symbol: str, *, ticker_factory: Callable[[str], Any] = yfinance_ticker, as_of: dt.date | None = None,
+def fetch(symbol: str, *, ticker_factory: Callable[[str], Any], as_of: dt.date | None = None,
           deadline_s: float = 30.0, retries: int = 3, backoff_s: float = 1.0,
-          sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.monotonic) -> RawPeer:
-    """Fetch one ticker. Never raises for data or network problems: they land in ``errors``."""
+          sleep: Callable[[float], None] = time.sleep, now: Callable[[], float] = time.monotonic,
+          clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> RawPeer:
+    """Fetch one ticker. Never raises for data or network problems: they land in ``errors``.
+    ``clock`` stamps ``fetched_at`` (settable, to replay recorded responses)."""
     from yfinance.exceptions import YFException, YFRateLimitError
 
-    raw = RawPeer(symbol, dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    raw = RawPeer(symbol, clock().isoformat(timespec="seconds"))
     start = now()
     try:
         tk = ticker_factory(symbol)
@@ -115,21 +196,24 @@ def fetch(symbol: str, *, ticker_factory: Callable[[str], Any] = yfinance_ticker
                 return None
             if now() - start > deadline_s:
                 raw.errors.append(f"{label}: skipped, per-ticker deadline of {deadline_s:g} s reached")
+                raw.transient = True
                 return None
             try:
                 return get()
             except YFRateLimitError:
                 if attempt == retries:
                     raw.errors.append(f"{label}: rate-limited (YFRateLimitError) after {retries} retries")
+                    raw.transient = True
                     return None
                 sleep(backoff_s * 2**attempt)
             except Exception as exc:  # noqa: BLE001 - yfinance raises many unrelated types
                 if _is_network(exc):
-                    raw.network_failure = True
+                    raw.network_failure = raw.transient = True
                     raw.errors.append(f"{label}: network: {type(exc).__name__}: {str(exc)[:120]}")
                 elif isinstance(exc, YFException | TypeError | AttributeError | KeyError | ValueError):
                     raw.errors.append(f"{label}: {type(exc).__name__}: {str(exc)[:120]}")
                 else:
+                    raw.transient = True
                     raw.errors.append(f"{label}: unexpected {type(exc).__name__}: {str(exc)[:120]}")
                 return None
         return None
