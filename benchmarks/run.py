@@ -12,6 +12,8 @@ in the same run, each next to its target. Run from the repository root:
     spec, 2,000 bootstrap resamples, influence and charts        target 5,000 in < 10 s, < 1 GB
 (e) with no network at all, ``comps build`` vs ``comps build --offline``
                                                                 target ratio ≤ 1.5
+(f) fits plus the five charts: the forked chart process vs a
+    ProcessPoolExecutor with warm workers vs in-process          chart process ≤ executor
 """
 
 from __future__ import annotations
@@ -107,6 +109,54 @@ print(json.dumps({"n": n, "fit_s": t_fit, "total_s": t_all, "rss_mb": rss, "spec
 """
 
 
+CHARTS_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+mode = sys.argv[1]
+if mode == "chart-process":
+    from comps.report import workers
+    proc = workers.start()
+elif mode == "executor":
+    import concurrent.futures, multiprocessing as mp
+    def warm():
+        from comps.report.charts import warm_up
+        warm_up()
+    pool = concurrent.futures.ProcessPoolExecutor(2, mp_context=mp.get_context("fork"), initializer=warm)
+    pool.submit(int).result  # starts the workers now, so their imports overlap the fits
+from comps.config import BuildConfig
+from comps.pipeline import compute, load_inputs
+cfg = BuildConfig(offline=True)
+result = compute(cfg, *load_inputs(cfg), lambda m: None)
+if mode == "chart-process":
+    proc.submit(result); charts = proc.collect(); proc.close()
+elif mode == "executor":
+    from comps.report.charts import CHARTS, render_all
+    futs = [pool.submit(render_all, result, [s]) for s in CHARTS]
+    charts = {k: v for f in futs for k, v in f.result().items()}
+    pool.shutdown()
+else:
+    from comps.report.charts import render_all
+    charts = render_all(result)
+print(json.dumps({"mode": mode, "s": time.perf_counter() - t0, "charts": len(charts)}))
+"""
+
+
+def bench_charts(repeats: int) -> list[tuple[str, str, str]]:
+    """Fits plus the five charts, by how the charts render: the forked chart process (comps),
+    a ProcessPoolExecutor with warm workers (the standard-library alternative), in-process."""
+    times = {}
+    for mode in ("chart-process", "executor", "in-process"):
+        runs = []
+        for _ in range(repeats):
+            done = subprocess.run([PY, "-c", CHARTS_CHILD, mode], cwd=ROOT, capture_output=True, text=True, check=True,
+                                  env={**os.environ, "MPLBACKEND": "Agg"})
+            runs.append(json.loads(done.stdout.strip().splitlines()[-1])["s"])
+        times[mode] = statistics.median(runs)
+    return [("(f) fits + 5 charts", f"chart process {times['chart-process']:.2f} s, ProcessPoolExecutor "
+             f"{times['executor']:.2f} s, in-process {times['in-process']:.2f} s",
+             "chart process ≤ executor")]
+
+
 def bench_universes(sizes: list[int]) -> list[tuple[str, str, str]]:
     rows, prev = [], None
     for n in sizes:
@@ -124,11 +174,12 @@ def bench_universes(sizes: list[int]) -> list[tuple[str, str, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer repeats; universes up to 5,000")
-    ap.add_argument("--only", choices=["cli", "refresh", "universe"], help="run one group")
+    ap.add_argument("--only", choices=["cli", "refresh", "charts", "universe"], help="run one group")
     args = ap.parse_args()
     repeats = 3 if args.quick else 7
     sizes = [500, 5000] if args.quick else [500, 5000, 50000]
-    groups = {"cli": lambda: bench_cli(repeats), "refresh": bench_refresh, "universe": lambda: bench_universes(sizes)}
+    groups = {"cli": lambda: bench_cli(repeats), "refresh": bench_refresh, "charts": lambda: bench_charts(repeats),
+              "universe": lambda: bench_universes(sizes)}
     rows = [r for name, run in groups.items() if args.only in (None, name) for r in run()]
     width = max(len(r[0]) for r in rows)
     print(f"comps benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")

@@ -49,3 +49,85 @@ def write_text_new(path: Path, text: str) -> None:
         os.link(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
+
+
+def replace_dir(files: dict[str, bytes], out_dir: Path) -> list[Path]:
+    """Make ``out_dir`` hold exactly ``files``, as one set: they are written and synced into a
+    temporary folder beside it, which then takes its place in one atomic exchange, so a reader
+    sees the previous set or the new one, never a mix. Where the exchange is unsupported the
+    old folder is moved aside first (a moment with no folder, but never a mixed one)."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        for name, data in files.items():
+            with open(tmp / name, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        os.chmod(tmp, 0o755)
+        if out_dir.exists() and _exchange(tmp, out_dir):
+            shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous set
+        else:
+            if out_dir.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+                os.replace(out_dir, old / "set")
+                os.replace(tmp, out_dir)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [out_dir / name for name in files]
+
+
+def remove_stale_temporaries(out_dir: Path) -> None:
+    """Temporary folders left beside ``out_dir`` by a build that was killed."""
+    import shutil
+
+    out_dir = Path(out_dir)
+    for p in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        shutil.rmtree(p, ignore_errors=True)
+    for p in out_dir.parent.glob(f".{out_dir.name}.old-*"):
+        shutil.rmtree(p, ignore_errors=True)
+
+
+def lock(path: Path, what: str, timeout_s: float = 300.0):
+    """An inter-process lock (filelock, on flock: released when its holder dies) that waits
+    for another build to finish; a CompsError if it does not within ``timeout_s``."""
+    from filelock import FileLock, Timeout
+
+    from comps.errors import CompsError
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fl = FileLock(str(path), timeout=timeout_s)
+
+    class _Held:
+        def __enter__(self):
+            try:
+                fl.acquire()
+            except Timeout:
+                raise CompsError(f"another comps build is using {what} and did not finish within "
+                                 f"{timeout_s:g} s (lock {path})") from None
+            return self
+
+        def __exit__(self, *exc):
+            fl.release()
+
+    return _Held()

@@ -2,12 +2,15 @@
 
 Heavy libraries (pandas, statsmodels, matplotlib, seaborn, yfinance) are imported inside the
 commands that need them, so ``comps --help`` and ``comps peers list`` start instantly.
-Exit codes: 0 ok, 2 bad input, 3 live refresh required but unavailable, 1 anything else.
+Exit codes: 0 ok, 2 bad input, 3 live refresh required but unavailable, 130 interrupted,
+1 anything else.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +22,9 @@ from comps.errors import CompsError
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Comparable-company valuation of an IPO against listed peers.")
 peers_app = typer.Typer(no_args_is_help=True, help="List, add, remove and validate peers in the peer CSV.")
+figures_app = typer.Typer(no_args_is_help=True, help="Add sourced figures to the dated snapshots (offline data).")
 app.add_typer(peers_app, name="peers")
+app.add_typer(figures_app, name="figures")
 
 PeersOpt = Annotated[Path, typer.Option("--peers", help="Peer list CSV.")]
 DEFAULT_PEERS = Path("data/peers.csv")
@@ -157,11 +162,48 @@ def peers_remove(ticker: Annotated[str, typer.Argument(help="Ticker to remove.")
     typer.echo(f"removed {ticker.strip().upper()} from {peers}")
 
 
+@figures_app.command("add")
+def figures_add(
+    ticker: Annotated[str, typer.Argument(help="Ticker, e.g. QCOM.")],
+    field: Annotated[str, typer.Argument(help="Field, e.g. market_cap, revenue_q, cash (comps figures fields).")],
+    value: Annotated[str, typer.Argument(help="Value in the field's unit (USD millions for money).")],
+    date: Annotated[str, typer.Option(help="Date the figure refers to: the trading day or the period end, YYYY-MM-DD.")],
+    source: Annotated[str, typer.Option(help="Source URL.")],
+    published: Annotated[Optional[str], typer.Option(help="Date it became public (default: --date for market data).")] = None,  # noqa: UP045
+    unit: Annotated[Optional[str], typer.Option(help="Unit, checked against the field's (e.g. 'USD millions').")] = None,  # noqa: UP045
+    note: Annotated[str, typer.Option(help="Free-text note.")] = "",
+    snapshots: Annotated[Path, typer.Option(help="Folder of dated snapshots.")] = Path("data/snapshots"),
+) -> None:
+    """Append one sourced figure to the snapshot named for its publication date, atomically."""
+    from comps.sources.snapshot import new_figure
+
+    path = new_figure(snapshots, ticker=ticker, field=field, value=value, date=date, source=source,
+                      published=published, unit=unit, note=note)
+    typer.echo(f"added {ticker.strip().upper()} {field} to {path}")
+
+
+@figures_app.command("fields")
+def figures_fields() -> None:
+    """List the snapshot fields and their units."""
+    from comps.sources.snapshot import FIELDS, SERIES_FIELDS
+
+    for name, unit in FIELDS.items():
+        typer.echo(f"{name:<20} {unit:<16} {'one row per period' if name in SERIES_FIELDS else ''}".rstrip())
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: runs the app and maps errors to exit codes and one clear message.
 
     typer runs in standalone mode, so it prints its own one-line usage message for a bad
-    option or value and exits 2; comps' own errors carry their exit code."""
+    option or value and exits 2; comps' own errors carry their exit code. Ctrl-C exits 130,
+    also when it lands inside a library's import and surfaces as another exception."""
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     try:
         app(args=argv, prog_name="comps")
     except SystemExit as exc:  # typer's exits: 0 after --help/--version, 2 on a usage error
@@ -169,9 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     except CompsError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
+    except KeyboardInterrupt:  # the chart process is already stopped (build's finally); outputs are untouched
+        typer.echo("interrupted", err=True)
+        return 130
     except Exception as exc:  # noqa: BLE001 - the unexpected: one line, no traceback
+        if interrupted:
+            typer.echo("interrupted", err=True)
+            return 130
         typer.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return 0
 
 

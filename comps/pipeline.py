@@ -97,6 +97,10 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
     a chart process started here, so that its imports overlap the fits."""
     config = config or BuildConfig()
     peers, target, snaps, disclosures = load_inputs(config)
+    if write:
+        from comps.report import check_out_dir
+
+        check_out_dir(config.out_dir)
     own = renderer is None and write and config.charts
     if own:
         from comps.report import workers

@@ -127,7 +127,7 @@ def test_every_output_file_is_written(offline_result):
     names = {p.name for p in offline_result.written}
     expected = {f"{stem}.{ext}" for stem in tables(offline_result) for ext in ("csv", "md")}
     expected |= {f"{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")}
-    expected |= {"summary.md", "report.html", "manifest.json"}
+    expected |= {"summary.md", "report.html", "manifest.json", "README.md"}
     assert names == expected
     for p in offline_result.written:
         assert p.stat().st_size > 0

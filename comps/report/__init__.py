@@ -12,7 +12,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from comps._io import sha256_file, write_bytes_atomic
+from comps._io import lock, remove_stale_temporaries, replace_dir, sha256_file
+from comps.errors import InputError, Problem
 from comps.report import tables as tb
 
 if TYPE_CHECKING:
@@ -78,13 +79,45 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
     }
 
 
+def check_out_dir(out_dir: Path) -> None:
+    """A build replaces its output folder wholesale, so it refuses any folder it did not write:
+    a file, or a folder with files and no comps manifest (``--out data`` must never swap the
+    data away). An absent or empty folder, or one holding only this README, is fine."""
+    out_dir = Path(out_dir)
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(Problem(str(out_dir), "--out must be a folder, and this is a file", field="--out"))
+    names = {p.name for p in out_dir.iterdir()}
+    if not names or names == {"README.md"} and (out_dir / "README.md").read_text(errors="replace") == OUTPUTS_README:
+        return
+    try:
+        if "outputs" in json.loads((out_dir / "manifest.json").read_text()):
+            return
+    except (OSError, ValueError):
+        pass
+    raise InputError(Problem(str(out_dir), "this folder holds files that comps did not write (it has no comps "
+                                           "manifest.json); a build replaces its output folder entirely, so choose "
+                                           "a new or empty folder", field="--out"))
+
+
 def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | None = None) -> BuildResult:
-    """Render everything, then replace each file in ``out_dir`` atomically."""
+    """Render everything in memory, then make ``out_dir`` hold this set of files and nothing
+    else, in one atomic swap. Builds writing to one folder take turns (a lock beside it)."""
     files = render_files(result, renderer)
+    files["README.md"] = OUTPUTS_README.encode()
     files["manifest.json"] = (json.dumps(manifest(result, files), indent=2, sort_keys=True) + "\n").encode()
     out_dir = Path(out_dir)
-    written = []
-    for name, data in files.items():
-        write_bytes_atomic(out_dir / name, data)
-        written.append(out_dir / name)
+    with lock(out_dir.parent / f".{out_dir.name}.lock", f"the output folder {out_dir}"):
+        check_out_dir(out_dir)  # again under the lock: the folder may have changed since the build began
+        remove_stale_temporaries(out_dir)
+        written = replace_dir(files, out_dir)
     return dataclasses.replace(result, written=tuple(written))
+
+
+OUTPUTS_README = """# outputs/
+
+Written by `comps build` (see the project README for what each file holds). Every build
+replaces this folder as one set, in one atomic swap, so its files always come from the same
+build; `manifest.json` lists each file's hash with the inputs and settings that produced it.
+"""

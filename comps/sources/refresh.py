@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from comps._io import write_text_atomic
+from comps._io import lock, write_text_atomic
 from comps.errors import SourceError
 from comps.sources import yahoo
 from comps.sources.snapshot import FIELDS, split_valid, write_snapshot
@@ -343,7 +343,8 @@ def refresh(config, peers, target, today: dt.date | None = None,
     if not rows:
         fb = _fallback(config, "Live refresh returned no usable figures", problems)
         return dataclasses.replace(fb, target_quote=target_quote, fetched=fetched)
-    path = write_snapshot(config.snapshot_dir, today, rows)
+    with lock(Path(config.snapshot_dir) / ".lock", f"the snapshot folder {config.snapshot_dir}"):
+        path = write_snapshot(config.snapshot_dir, today, rows)
     n_ok = len({r["ticker"] for r in rows})
     when = fetched[0][:16].replace("T", " ") + (f" to {fetched[1][11:16]}" if fetched[1][:16] != fetched[0][:16] else "")
     notice = (f"Data: live Yahoo Finance refresh of {n_ok}/{len(wanted)} peers, fetched {when} UTC; "

@@ -275,17 +275,44 @@ def write_snapshot(directory: Path, date: dt.date, rows: list[dict]) -> Path:
     return path
 
 
-def append_figure(directory: Path, row: dict) -> Path:
-    """Add one figure to the snapshot file named for its ``published`` date, atomically: the
-    file's other rows are kept byte for byte, and the result is validated before it replaces
-    the file. Used by ``comps figures add``."""
+def new_figure(directory: Path, *, ticker: str, field: str, value: str, date: str, source: str,
+               published: str | None = None, unit: str | None = None, note: str = "") -> Path:
+    """Add one figure, given as a user types it (value in the file's unit, dates as text), to
+    the snapshot named for its publication date: validated exactly as a build reads it, every
+    problem reported at once, the file replaced atomically under the snapshot folder's lock."""
+    from comps._io import lock
+
+    src = "command line"
+    problems = []
+    if field not in FIELDS:
+        raise InputError(Problem(src, f"unknown field {field!r}; known: {', '.join(FIELDS)}", field="FIELD"))
+    if unit is not None and unit != FIELDS[field]:
+        problems.append(Problem(src, f"{field} is in {FIELDS[field]!r}, not {unit!r}", field="--unit"))
+    if published is None and field not in MARKET_FIELDS | TEXT_FIELDS:
+        problems.append(Problem(src, "--published is required: the date the figure became public (a filing or "
+                                     "release date)", field="--published"))
+    published = published or date
+    try:
+        day = dt.date.fromisoformat(published)
+    except ValueError:
+        day = None
+        problems.append(Problem(src, f"--published must be YYYY-MM-DD, got {published!r}", field="--published"))
+    if problems:
+        raise InputError(problems)
     directory = Path(directory)
-    path = directory / f"{row['published'].isoformat()}.csv"
-    old = read_text(path) if path.exists() else ",".join(COLUMNS) + "\n"
-    line = format_snapshot([row]).split("\n", 1)[1]
-    text = old + ("" if old.endswith("\n") else "\n") + line
-    new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
-    others = [r for p in list_snapshots(directory) if p != path for r in read_snapshot(p)]
-    layer(others + new, row["published"])
-    write_text_atomic(path, text)
+    path = directory / f"{day.isoformat()}.csv"
+    cells = [normalize_ticker(ticker), field, value, FIELDS[field], "" if field in TEXT_FIELDS else date,
+             "" if field in TEXT_FIELDS else published, source, note]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(cells)
+    with lock(directory / ".lock", f"the snapshot folder {directory}"):
+        old = read_text(path) if path.exists() else ",".join(COLUMNS) + "\n"
+        text = old + ("" if old.endswith("\n") else "\n") + buf.getvalue()
+        try:
+            new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
+        except InputError as exc:  # say where the problem is in the user's terms
+            raise InputError([Problem(src, p.message, field=p.field) for p in exc.problems]) from None
+        others = [r for p in list_snapshots(directory) if p != path for r in read_snapshot(p)]
+        layer(others + new, day)
+        write_text_atomic(path, text)
     return path
