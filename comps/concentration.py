@@ -114,15 +114,17 @@ class Discount:
     aggregate_related: bool
 
     def to_frame(self) -> pd.DataFrame:
+        """Each quantity with its unit ('percent' values are fractions shown as %)."""
         rows = [
-            ("method", self.method, ""), ("aggregate_related", self.aggregate_related, ""),
-            ("cc_target", self.cc_target, "Σ s² of disclosed customers"),
-            ("cc_target_upper", self.cc_target_upper, "with undisclosed customers each < 10 %"),
-            ("top_customer_share", self.top_share, "fraction of revenue"),
-            ("cc_reference", self.cc_ref, "mean CC of fitted peers that disclose: " + ", ".join(self.ref_tickers)),
-            ("gamma", self.gamma, "β / (r − g)"), ("discount", self.discount, "fraction of fair multiple"),
+            ("method", self.method, "text", ""), ("aggregate_related", self.aggregate_related, "yes/no", ""),
+            ("cc_target", self.cc_target, "HHI, 0-1", "Σ s² of disclosed customers"),
+            ("cc_target_upper", self.cc_target_upper, "HHI, 0-1", "with undisclosed customers each < 10 %"),
+            ("top_customer_share", self.top_share, "percent", "of revenue"),
+            ("cc_reference", self.cc_ref, "HHI, 0-1", "mean CC of fitted peers that disclose: " + ", ".join(self.ref_tickers)),
+            ("gamma", self.gamma, "per unit of CC", "β / (r − g)"),
+            ("discount", self.discount, "percent", "cut to the fair multiple"),
         ]
-        return pd.DataFrame(rows, columns=["item", "value", "note"])
+        return pd.DataFrame(rows, columns=["item", "value", "unit", "note"])
 
 
 def tiered_discount(top_share: float, tiers: Sequence[tuple[float, float]]) -> float:

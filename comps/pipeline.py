@@ -199,7 +199,9 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
         spec_sensitivity=spec_sens,
         peer_values=val.peer_multiple_values(table, fits[chosen].tickers, target),
         peer_distribution=val.peer_distribution(table, sv.fit.tickers, headline, target),
-        checklist=val.checklist(headline, target), peer_cc=peer_ccs,
+        checklist=val.checklist(headline, target, None if sv.fit.growth_p < config.weak_slope_p else
+                                float(table.loc[list(sv.fit.tickers), "ev_to_revenue_ltm"].quantile(0.75))),
+        peer_cc=peer_ccs,
         discount_range=diagnostics.discount_range(target.customers, peer_ccs.to_dict(), sv.fit.tickers,
                                                   config.concentration, sv.discount),
         robustness=robustness, robustness_note=robustness_note, refresh=refresh_problems,

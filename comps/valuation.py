@@ -276,12 +276,13 @@ def peer_multiple_values(peers: pd.DataFrame, fitted: Sequence[str], target: Tar
     return pd.DataFrame(rows)
 
 
-def checklist(rows: pd.DataFrame, target: Target) -> pd.DataFrame:
+def checklist(rows: pd.DataFrame, target: Target, peer_q3: float | None = None) -> pd.DataFrame:
     """The seed article's signals at each price point, on the chosen spec's rows.
 
     walk-away: market cap in or above the walk-away band while concentration is not falling;
-    wait: price above the prediction band (discount applied); follow: price within the band;
-    soft warning: gross margin falling while revenue grows."""
+    wait: the price is "far ahead" of the peers: above the prediction band when the fit prices
+    growth, or, when it does not (``peer_q3`` given), an EV/Revenue above the peers' upper
+    quartile; follow: otherwise. soft warning: gross margin falling while revenue grows."""
     lo, hi = target.checklist.walk_away_market_cap_usd
     declining = target.checklist.concentration_declining
     gm, gm0 = target.gross_margin, target.gross_margin_prior
@@ -289,15 +290,20 @@ def checklist(rows: pd.DataFrame, target: Target) -> pd.DataFrame:
     out = []
     for _, r in rows.iterrows():
         mcap = r["market_cap_usd"]
-        if mcap >= lo and not declining:
-            signal = "walk-away" + (" (above band)" if mcap >= hi else " (in band)")
-        elif r["verdict"] == VERDICTS[0]:
-            signal = "wait"
-        elif r["verdict"] == VERDICTS[1]:
-            signal = "follow"
+        if peer_q3 is not None:
+            ahead, basis = r["ev_to_revenue_ltm"] > peer_q3, "peer upper quartile"
         else:
+            ahead, basis = r["verdict"] == VERDICTS[0], "prediction band"
+        if mcap >= lo and not declining:
+            signal = (f"walk-away (market cap {'above' if mcap >= hi else 'in'} the "
+                      f"${lo / 1e9:,.0f}-{hi / 1e9:,.0f}B band)")
+        elif ahead:
+            signal = "wait"
+        elif peer_q3 is None and r["verdict"] == VERDICTS[2]:
             signal = "follow (below band)"
+        else:
+            signal = "follow"
         out.append({"price_point": r["price_point"], "price_usd": r["price_usd"], "market_cap_usd": mcap,
-                    "signal": signal, "soft_warning_margin": soft,
-                    "p_peer_below_price": r["p_peer_below_price"], "verdict": r["verdict"]})
+                    "ev_to_revenue_ltm": r["ev_to_revenue_ltm"], "signal": signal, "wait_test": basis,
+                    "soft_warning_margin": soft, "p_peer_below_price": r["p_peer_below_price"], "verdict": r["verdict"]})
     return pd.DataFrame(out)

@@ -127,7 +127,7 @@ def test_every_output_file_is_written(offline_result):
     names = {p.name for p in offline_result.written}
     expected = {f"{stem}.{ext}" for stem in tables(offline_result) for ext in ("csv", "md")}
     expected |= {f"{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")}
-    expected |= {"summary.md", "report.html", "manifest.json", "README.md"}
+    expected |= {"summary.md", "report.html", "manifest.json", "README.md", "comps.xlsx"}
     assert names == expected
     for p in offline_result.written:
         assert p.stat().st_size > 0
@@ -201,8 +201,11 @@ def test_markdown_formats_follow_the_units_in_column_names():
     from comps.report.tables import to_markdown
 
     md = to_markdown(pd.DataFrame({"fair_multiple_discounted": [30.1], "fair_price_usd": [-19.2],
-                                   "market_cap_usd": [25.56e9], "pi_percentile": [0.95], "discount": [0.137]}))
-    assert "30.1×" in md and "-$19.20" in md and "$25.56B" in md and "95.0%" in md and "13.7%" in md
+                                   "market_cap_usd": [25.56e9], "p_peer_below_price": [0.95], "discount": [0.137],
+                                   "premium_to_fair": [-0.111], "estimate": [21.0147], "n": [13]}))
+    for cell in ("30.1×", "-$19.20", "$25.6B", "95.0%", "13.7%", "-11%", "21.015", "| 13 "):
+        assert cell in md, cell
+    assert "'-" not in md and "2101" not in md
 
 
 def test_concentration_discount_uses_sourced_peer_disclosures(offline_result):

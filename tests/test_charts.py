@@ -57,14 +57,14 @@ def test_dollar_signs_stay_dollar_signs(offline_result):
     target = dataclasses.replace(offline_result.target, name="Acme $1B-$5B Holdings")
     svg = render(scatter(dataclasses.replace(offline_result, target=target)))["svg"].decode()
     texts = re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)  # drawn text, not the comments
-    assert any(t.startswith("Acme $1B-$5B Holdings: price points vs peer") for t in texts)
+    assert any(t.startswith("Acme $1B-$5B Holdings at each price point against the peers") for t in texts)
 
 
 def test_scatter_labels_clear_each_other_and_the_price_markers(offline_result):
     fig = scatter(offline_result)
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
-    labels = [t for t in ax.texts if t.get_text()]
+    labels = [t for t in ax.texts if t.get_text() and not t.get_text().startswith("As of")]  # not the footnote
     boxes = [t.get_window_extent(renderer) for t in labels]
     assert len(labels) == offline_result.fits[offline_result.chosen].n + len(offline_result.headline) + 1
     for i, a in enumerate(boxes):

@@ -28,8 +28,15 @@ from comps.pipeline import build
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _descendants() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+def _descendants(baseline: frozenset[int] = frozenset()) -> list[psutil.Process]:
+    """Live child processes of this test process, except those in ``baseline`` (e.g. the browser
+    that pytest-playwright keeps for the session)."""
+    return [p for p in psutil.Process().children(recursive=True)
+            if p.pid not in baseline and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _baseline() -> frozenset[int]:
+    return frozenset(p.pid for p in _descendants())
 
 
 def _tagged(tag: str) -> list[psutil.Process]:
@@ -47,17 +54,19 @@ def _tagged(tag: str) -> list[psutil.Process]:
 def test_fifty_fast_failing_builds_leave_no_process_behind(project, capsys):
     bad = project / "data" / "bad_peers.csv"
     bad.write_text("ticker,name,segment,include,notes\nNVDA,NVIDIA,,maybe,\n")
+    baseline = _baseline()
     for _ in range(50):  # each starts a chart process, then fails on its input at once
         assert main(["build", "--offline", "--peers", str(bad), "--out", "out"]) == 2
-        assert _descendants() == []
+        assert _descendants(baseline) == []
     err = capsys.readouterr().err
     assert "Traceback" not in err and "Process comps-charts" not in err
 
 
 def test_repeated_in_process_builds_leave_no_children(project):
+    baseline = _baseline()
     for _ in range(3):
         assert main(["build", "--offline", "--out", "out"]) == 0
-        assert _descendants() == []
+        assert _descendants(baseline) == []
 
 
 @pytest.mark.slow
@@ -65,6 +74,7 @@ def test_twenty_builds_interrupted_at_random_moments_end_every_child(project):
     """SIGTERM or SIGINT at a random moment: start-up, fitting, rendering or writing. Within 2 s
     of the build's exit no process it started remains, and nothing prints a child traceback."""
     rng = random.Random(20260513)
+    baseline = _baseline()
     for i in range(20):
         tag = uuid.uuid4().hex
         env = {**os.environ, "COMPS_TEST_TAG": tag, "MPLBACKEND": "Agg"}
@@ -79,7 +89,7 @@ def test_twenty_builds_interrupted_at_random_moments_end_every_child(project):
         assert _tagged(tag) == [], f"run {i}: {_tagged(tag)}"
         assert "Traceback" not in err and "Process comps-charts" not in err, err
         assert proc.returncode in (0, 130, -signal.SIGINT, -signal.SIGTERM), (proc.returncode, err)
-    assert _descendants() == []
+    assert _descendants(baseline) == []
 
 
 def test_concurrent_builds_on_one_folder_write_whole_sets(project):

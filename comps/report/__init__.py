@@ -1,6 +1,6 @@
 """Write a build's outputs: tables (CSV + Markdown), charts (PNG + SVG), summary.md,
-report.html and manifest.json. Everything is rendered in memory first, then each file is
-replaced atomically, so an interrupted build leaves the previous outputs intact."""
+report.html, comps.xlsx and manifest.json. Everything is rendered in memory first, then the
+output folder is replaced as one set, so an interrupted build leaves the previous set intact."""
 
 from __future__ import annotations
 
@@ -20,13 +20,16 @@ if TYPE_CHECKING:
     from comps.report.workers import ChartProcess
     from comps.result import BuildResult
 
-PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer")
+PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "seaborn", "yfinance", "typer",
+            "great_tables", "xlsxwriter")
 
 
 def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> dict[str, bytes]:
     """File name → bytes for every output except the manifest. Charts render on ``renderer``
     (while the tables are formatted here) if given, else in-process."""
-    from comps.report.summary import html_report, summary_markdown
+    from comps.report.excel import workbook
+    from comps.report.html import html_report
+    from comps.report.summary import summary_markdown
 
     if result.config.charts and renderer is not None:
         renderer.submit(result)
@@ -34,7 +37,8 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
     frames = tb.tables(result)
     for stem, frame in frames.items():
         files[f"{stem}.csv"] = tb.to_csv(frame).encode()
-        files[f"{stem}.md"] = tb.to_markdown(frame).encode()
+        files[f"{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
+    files["comps.xlsx"] = workbook(result, frames)
     charts: dict[str, dict[str, bytes]] = {}
     if result.config.charts:
         if renderer is not None:
@@ -82,13 +86,14 @@ def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
 def check_out_dir(out_dir: Path) -> None:
     """A build replaces its output folder wholesale, so it refuses any folder it did not write:
     a file, or a folder with files and no comps manifest (``--out data`` must never swap the
-    data away). An absent or empty folder, or one holding only this README, is fine."""
+    data away). An absent or empty folder, or one holding only this README (and the browser
+    test's screenshots/), is fine."""
     out_dir = Path(out_dir)
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
         raise InputError(Problem(str(out_dir), "--out must be a folder, and this is a file", field="--out"))
-    names = {p.name for p in out_dir.iterdir()}
+    names = {p.name for p in out_dir.iterdir()} - {"screenshots"}  # the browser test's artifacts
     if not names or names == {"README.md"} and (out_dir / "README.md").read_text(errors="replace") == OUTPUTS_README:
         return
     try:
@@ -120,4 +125,5 @@ OUTPUTS_README = """# outputs/
 Written by `comps build` (see the project README for what each file holds). Every build
 replaces this folder as one set, in one atomic swap, so its files always come from the same
 build; `manifest.json` lists each file's hash with the inputs and settings that produced it.
+The browser test leaves its screenshots in `screenshots/`; the next build replaces them.
 """

@@ -1,113 +1,218 @@
-"""Tables for the outputs: the frames of a build, made safe and readable. Formatting lives
-here only; nothing is computed that the build did not already compute."""
+"""Tables for the outputs: the frames a build writes (CSV with raw numbers and machine names),
+the banker's trading-comps table, and their reader-facing Markdown. Formatting lives in
+:mod:`comps.report.fmt`; nothing here computes what the build did not."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+
+from comps.report import fmt
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+COMPS_COLUMNS = ["market_cap_date", "market_cap_usd", "enterprise_value_usd", "ev_to_revenue_ltm", "ev_to_revenue_ntm",
+                 "ev_to_gross_profit_ltm", "revenue_growth", "gross_margin", "growth_adjusted_multiple"]
+STATS = (("Mean", "mean"), ("Median", "median"), ("High", "max"), ("Low", "min"))
+STAT_COLUMNS = COMPS_COLUMNS[1:]
+
+PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "market_cap_date", "market_data_age_days",
+                "enterprise_value_usd", "ev_basis", "revenue_ltm_usd", "revenue_basis", "revenue_growth", "gross_margin",
+                "ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm", "growth_adjusted_multiple",
+                "mixed_sources", "missing", "notes"]
 
 
-def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
-    """Defuse spreadsheet formula injection: a text cell starting with = + - @ (or tab/CR)
-    gets a leading apostrophe. Numbers are left alone."""
-    def fix(v: object) -> object:
-        return "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
+def valuation_display(result: BuildResult) -> list[str]:
+    """The headline table's columns: the spec's own implied and fair multiples side by side
+    (the implied one only when it is not EV/Revenue, already shown)."""
+    lo, hi = (f"pi{result.config.headline_level * 100:.0f}_{e}_price_usd" for e in ("low", "high"))
+    implied = [] if result.fits[result.chosen].spec.y == "ev_to_revenue_ltm" else ["implied_multiple"]
+    return ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd", "ev_to_revenue_ltm", *implied,
+            "fair_multiple_discounted", "fair_price_usd", lo, hi, "premium_to_fair", "p_peer_below_price",
+            "implied_growth", "verdict"]
 
-    out = frame.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(fix)
-    out.columns = [fix(str(c)) for c in out.columns]
+
+def valuation_labels(result: BuildResult) -> dict[str, str]:
+    """Headers that name the spec's multiple and the target's own fiscal year."""
+    y = result.fits[result.chosen].spec.y_label
+    return {"ev_to_revenue_ltm": f"EV/Revenue {result.target.fiscal_label}", "implied_multiple": f"{y} at the price",
+            "fair_multiple_discounted": f"Fair {y} (discounted)"}
+
+
+def headline_display(result: BuildResult) -> pd.DataFrame:
+    """The price-point table a reader scans: formatted, the band in one column, the checklist
+    beside the verdict, narrow enough for a laptop screen."""
+    level = result.config.headline_level
+    lo, hi = (f"pi{level * 100:.0f}_{e}_price_usd" for e in ("low", "high"))
+    labels = valuation_labels(result)
+    signals = result.checklist.set_index("price_point")["signal"]
+    rows = []
+    for _, r in result.headline.iterrows():
+        row = {"Price point": r["price_point"], "Price": fmt.usd(r["price_usd"]),
+               "Market cap": fmt.money(r["market_cap_usd"]),
+               labels["ev_to_revenue_ltm"]: fmt.multiple(r["ev_to_revenue_ltm"])}
+        if "implied_multiple" in valuation_display(result):
+            row[labels["implied_multiple"]] = fmt.multiple(r["implied_multiple"])
+        row |= {labels["fair_multiple_discounted"]: fmt.multiple(r["fair_multiple_discounted"]),
+                "Fair price": fmt.usd(r["fair_price_usd"]),
+                f"{level:.0%} band": f"{fmt.usd(r[lo])} to {fmt.usd(r[hi])}" + (" (floored)" if r["band_low_truncated"] else ""),
+                "Premium": fmt.cell("premium_to_fair", r["premium_to_fair"]),
+                "P(peer below)": fmt.probability(r["p_peer_below_price"]),
+                "Verdict": r["verdict"], "Checklist": signals[r["price_point"]]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def comps_table(result: BuildResult) -> pd.DataFrame:
+    """The banker's trading-comps table: included peers grouped by segment with Mean / Median /
+    High / Low rows per group and for all peers, then the target at each price point.
+    ``row_type`` is peer, stat or target; NTM columns only where some peer has estimates."""
+    peers = result.peers[result.peers["include"]]
+    rows = []
+    for segment, group in peers.groupby("segment", sort=True):
+        for t, r in group.iterrows():
+            rows.append({"row_type": "peer", "group": fmt.segment_label(segment), "ticker": t, "name": r["name"],
+                         **{c: r[c] for c in COMPS_COLUMNS}})
+        rows += _stats(group, fmt.segment_label(segment))
+    rows += _stats(peers, "All peers")
+    t = result.target
+    base_gp = t.revenue_usd.value * (t.gross_margin.value if t.gross_margin else np.nan)
+    for _, p in result.headline.iterrows():
+        ev = p["enterprise_value_usd"]
+        rows.append({"row_type": "target", "group": f"{t.name} ({t.ticker}) at each price point", "ticker": t.ticker,
+                     "name": f"{p['price_point']} {fmt.usd(p['price_usd'])}", "market_cap_date": p["price_date"],
+                     "market_cap_usd": p["market_cap_usd"], "enterprise_value_usd": ev,
+                     "ev_to_revenue_ltm": p["ev_to_revenue_ltm"], "ev_to_revenue_ntm": np.nan,
+                     "ev_to_gross_profit_ltm": ev / base_gp if base_gp > 0 else np.nan,
+                     "revenue_growth": t.revenue_growth,
+                     "gross_margin": t.gross_margin.value if t.gross_margin else np.nan,
+                     "growth_adjusted_multiple": p["ev_to_revenue_ltm"] / (t.revenue_growth * 100)
+                     if t.revenue_growth > 0 else np.nan})
+    frame = pd.DataFrame(rows, columns=["row_type", "group", "ticker", "name", *COMPS_COLUMNS])
+    if frame["ev_to_revenue_ntm"].isna().all():
+        frame = frame.drop(columns="ev_to_revenue_ntm")
+    return frame
+
+
+def _stats(group: pd.DataFrame, name: str) -> list[dict]:
+    out = []
+    for label, how in STATS:
+        row = {"row_type": "stat", "group": name, "ticker": "", "name": label, "market_cap_date": None}
+        for c in STAT_COLUMNS:
+            values = pd.to_numeric(group[c], errors="coerce").dropna()
+            row[c] = getattr(values, how)() if len(values) else np.nan
+        out.append(row)
     return out
 
 
-def to_csv(frame: pd.DataFrame) -> str:
-    return neutralize(frame).to_csv(index=False, float_format="%.10g", lineterminator="\n")
-
-
-def usd(v: float, decimals: int = 2) -> str:
-    """A price in dollars with the sign before the symbol: -$3.82, $62.06."""
-    return f"{'-' if v < 0 else ''}${abs(v):,.{decimals}f}"
-
-
-def _fmt(col: str, v: object) -> str:
-    """Human format by the unit in the column name."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if not isinstance(v, int | float):
-        return str(v)
-    c = col.lower()
-    if c.endswith("_usd") and "price" in c:
-        return usd(v)
-    if c.endswith("_usd"):
-        return usd(v / 1e9) + "B"
-    if "multiple" in c or c.startswith(("ev_to", "price_to")):
-        return f"{v:.1f}×"
-    if "rmse_log" in c:  # a log ratio: 0.100 is about a 10 % error
-        return f"{v:.3f}"
-    if any(k in c for k in ("growth", "margin", "discount", "premium", "percentile", "p_price", "change",
-                            "share", "r_squared")):
-        return f"{v:.1%}"
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-def to_markdown(frame: pd.DataFrame) -> str:
-    shown = pd.DataFrame({c: [_fmt(str(c), v) for v in frame[c]] for c in frame.columns})
-    return neutralize(shown).to_markdown(index=False, disable_numparse=True) + "\n"
-
-
-PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "market_cap_date",
-                "market_data_age_days", "enterprise_value_usd", "revenue_ltm_usd", "revenue_basis",
-                "revenue_growth", "gross_margin", "ev_to_revenue_ltm", "ev_to_gross_profit_ltm",
-                "price_to_sales_ltm", "missing", "notes"]
-
-VALUATION_DISPLAY = ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd",
-                     "ev_to_revenue_ltm", "fair_multiple", "discount", "fair_multiple_discounted",
-                     "fair_price_usd", "premium_to_fair", "p_peer_below_price",
-                     "implied_growth", "verdict"]
+def sources_frame(result: BuildResult) -> pd.DataFrame:
+    """Every snapshot row read, its value in the unit the file states, and whether it was used."""
+    scale = {"USD millions": 1e6, "million shares": 1e6}
+    used = {(r["file"], r["line"]) for r in result.snapshots.rows}
+    out = {(r["file"], r["line"]): r["reason"] for r in result.snapshots.left_out}
+    return pd.DataFrame([
+        {"ticker": r["ticker"], "field": r["field"],
+         "value": r["value"] / scale[r["unit"]] if r["unit"] in scale else r["value"], "unit": r["unit"],
+         "date": r["date"].isoformat() if r["date"] else "", "published": r["published"].isoformat() if r["published"] else "",
+         "status": "used" if (r["file"], r["line"]) in used else out.get((r["file"], r["line"]), "superseded"),
+         "file": r["file"].name, "source_url": r["source_url"], "note": r["note"]}
+        for r in result.snapshots.all_rows],
+        columns=["ticker", "field", "value", "unit", "date", "published", "status", "file", "source_url", "note"])
 
 
 def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
-    """Every table a build writes, by file stem."""
-    used = {(r["file"], r["line"]) for r in result.snapshots.rows}
-    out = {(r["file"], r["line"]): r["reason"] for r in result.snapshots.left_out}
-    sources = pd.DataFrame([
-        {"ticker": r["ticker"], "field": r["field"], "value": r["value"], "unit": r["unit"],
-         "date": r["date"].isoformat() if r["date"] else "",
-         "published": r["published"].isoformat() if r["published"] else "",
-         "status": "used" if (r["file"], r["line"]) in used else out.get((r["file"], r["line"]), "superseded"),
-         "file": r["file"].name, "source_url": r["source_url"], "note": r["note"]}
-        for r in result.snapshots.all_rows])
-    target_sources = pd.DataFrame(result.target.provenance())
-    sens = result.sensitivity.copy()
-    sens.columns = [f"discount_{c:.0%}" for c in sens.columns]
-    sens = sens.reset_index().rename(columns={"revenue_growth": "revenue_growth"})
-    spec_sens = result.spec_sensitivity.copy()
-    spec_sens.columns = [f"fair_price_usd_discount_{c:.0%}" for c in spec_sens.columns]
-    coefs = pd.concat([f.to_frame() for f in result.fits.values()], ignore_index=True)
-    return {
-        "peers": result.peers.reset_index(drop=True),
-        "regression": result.regression_table(),
-        "coefficients": coefs,
+    """Every table a build writes, by file stem (CSV: raw numbers, machine column names)."""
+    sens = result.sensitivity.stack().rename("fair_price_usd").reset_index()
+    spec_sens = result.spec_sensitivity.stack().rename("fair_price_usd").reset_index()
+    frames = {
+        "comps": comps_table(result),
         "valuation": result.valuation,
-        "intervals": pd.concat([sv.to_frame() for sv in result.specs.values()], ignore_index=True),
-        "influence": result.influence,
-        "sensitivity": sens,
-        "spec_sensitivity": spec_sens.reset_index(),
-        "peer_multiple_values": result.peer_values,
+        "peer_distribution": result.peer_distribution,
         "checklist": result.checklist,
+        "intervals": pd.concat([sv.to_frame() for sv in result.specs.values()], ignore_index=True),
+        "regression": result.regression_table(),
+        "coefficients": pd.concat([f.to_frame() for f in result.fits.values()], ignore_index=True),
+        "influence": result.influence,
+        "robustness": result.robustness,
+        "sensitivity": sens,
+        "spec_sensitivity": spec_sens,
+        "peer_multiple_values": result.peer_values,
         "concentration": result.specs[result.chosen].discount.to_frame(),
-        "sources_peers": sources,
-        "sources_target": target_sources,
-    } | ({"refresh": result.refresh} if not result.refresh.empty else {})
+        "discount_range": result.discount_range,
+        "peers": result.peers.reset_index(drop=True),
+        "sources_peers": sources_frame(result),
+        "sources_target": pd.DataFrame(result.target.provenance()),
+        "refresh": result.refresh,
+    }
+    return {k: v for k, v in frames.items() if not v.empty}
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV with numbers as numbers and text cells defused against formula injection."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(fmt.neutralize)
+    return out.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+
+
+def display(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Every cell formatted for a reader, headers in words."""
+    labels = labels or {}
+    if {"value", "unit"} <= set(frame.columns):  # one unit per row
+        shown = frame.copy().astype(object)
+        shown["value"] = [fmt.by_unit(u, v) for u, v in zip(frame["unit"], frame["value"], strict=True)]
+        rest = [c for c in frame.columns if c != "value"]
+        shown[rest] = pd.DataFrame({c: [fmt.cell(c, v) for v in frame[c]] for c in rest}, index=frame.index)
+    else:
+        shown = pd.DataFrame({c: [fmt.cell(str(c), v) for v in frame[c]] for c in frame.columns}, index=frame.index)
+    shown.columns = [labels.get(str(c), fmt.label(str(c))) for c in frame.columns]
+    return shown
+
+
+def grid(frame: pd.DataFrame, value_kind: str, row_label: str, col_label: str) -> pd.DataFrame:
+    """A two-way grid (sensitivity): row and column keys formatted, cells by ``value_kind``."""
+    rows_fmt = fmt.percent if frame.index.name in ("revenue_growth", "discount") else str
+    shown = pd.DataFrame([[fmt.cell(value_kind, v) for v in row] for row in frame.to_numpy()],
+                         index=[rows_fmt(v) if not isinstance(v, str) else v for v in frame.index],
+                         columns=[f"{col_label} {fmt.percent(c, 0)}" for c in frame.columns])
+    shown.index.name = row_label
+    return shown.reset_index()
+
+
+def comps_display(result: BuildResult) -> pd.DataFrame:
+    """The comps table as text: group rows are labelled, statistics and the target set apart."""
+    frame = comps_table(result)
+    cols = [c for c in COMPS_COLUMNS if c in frame.columns]
+    shown = display(frame[cols])
+    first = frame.apply(lambda r: f"{r['name']} ({r['ticker']})" if r["row_type"] == "peer" else
+                        (f"{r['group']}: {r['name']}" if r["row_type"] == "stat" else f"{r['ticker']} @ {r['name']}"),
+                        axis=1)
+    shown.insert(0, "Company", first.to_numpy())
+    shown.insert(1, "Segment", frame["group"].to_numpy())
+    return shown
+
+
+def to_markdown(frame: pd.DataFrame, labels: dict[str, str] | None = None, formatted: bool = False) -> str:
+    """A GitHub Markdown table; cells formatted by their columns' kinds unless ``formatted``."""
+    shown = frame if formatted else display(frame, labels)
+    return shown.to_markdown(index=False, disable_numparse=True) + "\n"
+
+
+def markdown_for(stem: str, frame: pd.DataFrame, result: BuildResult) -> str:
+    """The Markdown twin of one CSV output."""
+    if stem == "comps":
+        return to_markdown(comps_display(result), formatted=True)
+    if stem == "sensitivity":
+        return to_markdown(grid(result.sensitivity, "fair_price_usd", "Target growth", "Discount"), formatted=True)
+    if stem == "spec_sensitivity":
+        labels = {s: result.fits[s].spec.label for s in result.spec_sensitivity.index}
+        g = result.spec_sensitivity.rename(index=labels)
+        g.index.name = "spec"
+        return to_markdown(grid(g, "fair_price_usd", "Spec", "Discount"), formatted=True)
+    if stem == "valuation":
+        return to_markdown(frame, valuation_labels(result))
+    return to_markdown(frame)
