@@ -58,18 +58,18 @@ def warnings(table: pd.DataFrame, fits: Mapping[str, rg.FitResult], skipped: Map
                    "incomplete", per_kind)
     out += _capped([f"mixed sources: {t}: {r['mixed_sources']}" for t, r in inc[inc["mixed_sources"] != ""].iterrows()],
                    "mixed sources", per_kind)
-    out += [f"skipped spec: {name}: {why}" for name, why in skipped.items()]
+    out += [f"skipped spec: {rg.SPECS[name].label if name in rg.SPECS else name}: {why}" for name, why in skipped.items()]
     x = val.target_inputs(target)
-    for name, f in fits.items():
+    for f in fits.values():
         g = x.get(f.spec.growth, math.nan)
         lo, hi = f.x_range()
         if math.isfinite(g) and not lo <= g <= hi:
-            out.append(f"extrapolation: {name}: target growth {g:.1%} lies outside the peers' "
+            out.append(f"extrapolation: {f.spec.label}: target growth {g:.1%} lies outside the peers' "
                        f"{lo:.1%} to {hi:.1%}; the prediction interval understates the risk")
         if f.n < small_n:
-            out.append(f"small sample: {name} is fitted on n = {f.n} peers")
+            out.append(f"small sample: {f.spec.label} is fitted on n = {f.n} peers")
         if not f.growth_p < weak_slope_p:
-            out.append(f"weak fit: {name}: the growth slope is not significant (HC3 p = {f.growth_p:.2f} ≥ "
+            out.append(f"weak fit: {f.spec.label}: the growth slope is not significant (HC3 p = {f.growth_p:.2f} ≥ "
                        f"{weak_slope_p:.2f}); the peers do not pin down what growth is worth")
     if target.net_cash_usd is None:
         out.append(f"EV assumption: {target.ev_assumption}")

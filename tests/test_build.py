@@ -101,10 +101,10 @@ def test_warnings_cover_extrapolation_staleness_and_the_ev_assumption(offline_re
     text = "\n".join(offline_result.warnings)
     assert "EV assumption" in text and "stale:" in text
     g = offline_result.target.revenue_growth
-    for name, f in offline_result.fits.items():
+    for f in offline_result.fits.values():
         lo, hi = f.x_range()
-        assert (f"extrapolation: {name}:" in text) == (not lo <= g <= hi)
-        assert (f"weak fit: {name}:" in text) == (f.pvalues[f.spec.growth] >= 0.10)
+        assert (f"extrapolation: {f.spec.label}:" in text) == (not lo <= g <= hi)
+        assert (f"weak fit: {f.spec.label}:" in text) == (f.pvalues[f.spec.growth] >= 0.10)
 
 
 def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
@@ -120,7 +120,8 @@ def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
     warnings = collect_warnings(offline_result.peers, {"strong": strong, "weak": weak}, {}, offline_result.target,
                                 offline_result.as_of, stale_days=cfg.stale_days, small_n=cfg.small_n_warning,
                                 weak_slope_p=cfg.weak_slope_p)
-    assert [w.split(":")[1].strip() for w in warnings if w.startswith("weak fit")] == ["weak"]
+    weak_lines = [w for w in warnings if w.startswith("weak fit")]
+    assert len(weak_lines) == 1 and f"HC3 p = {weak.pvalues[rg.GROWTH]:.2f}" in weak_lines[0]
 
 
 def test_every_output_file_is_written(offline_result):

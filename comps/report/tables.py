@@ -156,7 +156,7 @@ def to_csv(frame: pd.DataFrame) -> str:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(fmt.neutralize)
-    return out.to_csv(index=False, float_format="%.10g", lineterminator="\n")
+    return out.to_csv(index=False, float_format=lambda v: np.format_float_positional(v, trim="-"), lineterminator="\n")
 
 
 def display(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
