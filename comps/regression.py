@@ -357,7 +357,7 @@ def fit_all(frame: pd.DataFrame, specs: Sequence[str] = DEFAULT_SPECS, *, method
         try:
             fits[name] = fit(frame, spec, method=method, min_n=min_n)
         except ModelError as exc:
-            skipped[name] = str(exc)
+            skipped[name] = str(exc).removeprefix(f"{spec.label}: ")
     return fits, skipped
 
 

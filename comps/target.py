@@ -47,9 +47,12 @@ class PricePoint:
 
 @dataclass(frozen=True)
 class Checklist:
-    """Thresholds for the seed article's follow / wait / walk-away checklist."""
+    """Thresholds for the seed article's follow / wait / walk-away checklist.
 
-    walk_away_market_cap_usd: tuple[float, float] = (40e9, 50e9)
+    ``walk_away_market_cap_usd`` is a [low, high] market-cap band in USD; None (not given in the
+    target file) means the checklist has no walk-away signal."""
+
+    walk_away_market_cap_usd: tuple[float, float] | None = None
     concentration_declining: bool = False
 
 
@@ -256,17 +259,20 @@ def parse_target(data: dict[str, Any], source: str = "target.toml") -> Target:
     _check_ranges(r, points)
 
     chk = data.get("checklist", {})
-    band = chk.get("walk_away_market_cap_usd", [40e9, 50e9])
-    checklist = Checklist()
-    if (not isinstance(band, list) or len(band) != 2
-            or not all(isinstance(b, int | float) and not isinstance(b, bool) and b > 0 for b in band)):
-        r.fail("checklist.walk_away_market_cap_usd", f"expected [low, high] in USD, got {band!r}")
-    elif band[0] > band[1]:
-        r.fail("checklist.walk_away_market_cap_usd", f"reversed range: low {band[0]:g} > high {band[1]:g}")
-    else:
-        declining = r.get(chk, "concentration_declining", "checklist.concentration_declining", bool,
-                          required=False)
-        checklist = Checklist((float(band[0]), float(band[1])), bool(declining))
+    band = chk.get("walk_away_market_cap_usd")
+    if band is not None:
+        if (not isinstance(band, list) or len(band) != 2
+                or not all(isinstance(b, int | float) and not isinstance(b, bool) and b > 0 for b in band)):
+            r.fail("checklist.walk_away_market_cap_usd", f"expected [low, high] in USD, got {band!r}")
+            band = None
+        elif band[0] > band[1]:
+            r.fail("checklist.walk_away_market_cap_usd", f"reversed range: low {band[0]:g} > high {band[1]:g}")
+            band = None
+        else:
+            band = (float(band[0]), float(band[1]))
+    declining = r.get(chk, "concentration_declining", "checklist.concentration_declining", bool,
+                      required=False)
+    checklist = Checklist(band, bool(declining))
 
     if r.problems:
         raise InputError(r.problems)

@@ -279,11 +279,12 @@ def peer_multiple_values(peers: pd.DataFrame, fitted: Sequence[str], target: Tar
 def checklist(rows: pd.DataFrame, target: Target, peer_q3: float | None = None) -> pd.DataFrame:
     """The seed article's signals at each price point, on the chosen spec's rows.
 
-    walk-away: market cap in or above the walk-away band while concentration is not falling;
+    walk-away: market cap in or above the target's walk-away band (if it sets one) while
+    concentration is not falling;
     wait: the price is "far ahead" of the peers: above the prediction band when the fit prices
     growth, or, when it does not (``peer_q3`` given), an EV/Revenue above the peers' upper
     quartile; follow: otherwise. soft warning: gross margin falling while revenue grows."""
-    lo, hi = target.checklist.walk_away_market_cap_usd
+    band = target.checklist.walk_away_market_cap_usd
     declining = target.checklist.concentration_declining
     gm, gm0 = target.gross_margin, target.gross_margin_prior
     soft = bool(gm and gm0 and gm.value < gm0.value and target.revenue_growth > 0)
@@ -294,9 +295,9 @@ def checklist(rows: pd.DataFrame, target: Target, peer_q3: float | None = None) 
             ahead, basis = r["ev_to_revenue_ltm"] > peer_q3, "peer upper quartile"
         else:
             ahead, basis = r["verdict"] == VERDICTS[0], "prediction band"
-        if mcap >= lo and not declining:
-            signal = (f"walk-away (market cap {'above' if mcap >= hi else 'in'} the "
-                      f"${lo / 1e9:,.0f}-{hi / 1e9:,.0f}B band)")
+        if band is not None and mcap >= band[0] and not declining:
+            signal = (f"walk-away (market cap {'above' if mcap >= band[1] else 'in'} the "
+                      f"${band[0] / 1e9:,.0f}-{band[1] / 1e9:,.0f}B band)")
         elif ahead:
             signal = "wait"
         elif peer_q3 is None and r["verdict"] == VERDICTS[2]:

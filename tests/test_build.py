@@ -249,3 +249,26 @@ def test_light_commands_import_no_heavy_libraries(args):
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_second_target_is_valued_from_its_own_file(tmp_path):
+    """CoreWeave's IPO from data/targets/coreweave.toml: no Cerebras figure or threshold leaks in."""
+    from comps.config import BuildConfig
+    from comps.pipeline import build
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = BuildConfig(peers_path=root / "data/peers.csv", target_path=root / "data/targets/coreweave.toml",
+                      snapshot_dir=root / "data/snapshots", concentration_path=root / "data/concentration.csv",
+                      out_dir=tmp_path / "out", offline=True)
+    r = build(cfg)
+    shares, rev, rev_prior = 473_480_931, 1920e6, 228.9e6  # S-1/A and S-1 figures in the file
+    priced = r.headline.set_index("price_point").loc["Priced"]
+    assert priced["market_cap_usd"] == pytest.approx(40 * shares)
+    assert priced["ev_to_revenue_ltm"] == pytest.approx(40 * shares / rev)  # EV = market cap (stated)
+    assert r.target.revenue_growth == pytest.approx(rev / rev_prior - 1)
+    assert all("CRWV" not in f.tickers for f in r.fits.values())  # the target is not its own peer
+    assert not r.checklist["signal"].str.startswith("walk-away").any()  # no band in the file
+    dated = [w for w in r.warnings if w.startswith("price date:")]
+    assert len(dated) == len(r.target.price_points)
+    assert any("target has no gross_margin" in w for w in r.warnings)
+    assert any(w.startswith("extrapolation:") for w in r.warnings)  # 739% growth, peers up to ~480%

@@ -76,3 +76,11 @@ def test_scatter_labels_clear_each_other_and_the_price_markers(offline_result):
     for text, box in zip(labels, boxes, strict=True):
         for x, y in bars:
             assert not (box.x0 < x + half and box.x1 > x - half and box.y0 < y < box.y1), text.get_text()
+
+
+def test_charts_leave_the_sessions_backend_and_style_alone(offline_result):
+    import matplotlib
+
+    backend, style = matplotlib.get_backend(), dict(matplotlib.rcParams)
+    render(scatter(offline_result))
+    assert matplotlib.get_backend() == backend and dict(matplotlib.rcParams) == style

@@ -1,4 +1,5 @@
-"""The walkthrough notebook runs top to bottom against the public API (outputs stay stripped in git)."""
+"""The walkthrough notebook: committed executed (a reader sees tables and a chart without
+running it), and it still runs top to bottom against the public API with the build's figures."""
 
 from __future__ import annotations
 
@@ -7,24 +8,35 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from comps.report import fmt
+from comps.report.story import verdict_sentence
+
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_cerebras_comps.ipynb"
 
 
-def test_notebook_outputs_are_stripped_in_git():
+def _outputs(nb):
+    return [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+
+
+def test_the_committed_notebook_shows_its_outputs():
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    for cell in nb.cells:
-        if cell.cell_type == "code":
-            assert not cell.outputs and cell.execution_count is None
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(c.execution_count is not None and c.outputs for c in code)
+    kinds = {k for o in _outputs(nb) for k in o.get("data", {})}
+    assert {"image/png", "text/html"} <= kinds  # an inline chart and formatted tables
+    assert not [o for o in _outputs(nb) if o.output_type == "error"]
 
 
 @pytest.mark.slow
-def test_notebook_executes():
+def test_the_notebook_runs_and_agrees_with_the_build(offline_result):
     from nbclient import NotebookClient
 
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
-    assert "chosen:" in text and "aggregate=True" in text
+    assert not [o for o in _outputs(nb) if o.output_type == "error"]
+    text = "".join(o.get("text", "") for o in _outputs(nb) if o.output_type == "stream")
+    assert verdict_sentence(offline_result) in text
+    assert f"chosen: {offline_result.chosen}" in text
+    assert f"fair={fmt.usd(offline_result.headline['fair_price_usd'].iloc[0])}" in text
+    assert any("image/png" in o.get("data", {}) for o in _outputs(nb))

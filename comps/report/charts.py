@@ -273,8 +273,12 @@ def football_field(result: BuildResult) -> Figure:
         right = 1.4 * float(result.headline["price_usd"].max())  # clip runaway bands; label their end
         for i, (_, lo, hi, mid, color) in enumerate(rows):
             lo_c, hi_c = max(lo, 0.0), min(hi, right)
+            if lo_c >= right:  # the whole band lies beyond the axis: say where
+                ax.text(right, i, f"${lo:,.0f} to ${hi:,.0f} →", va="center", ha="right", fontsize=8)
+                continue
             ax.barh(i, hi_c - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.62)
-            ax.plot([max(mid, 0), max(mid, 0)], [i - 0.31, i + 0.31], color="black", lw=1.5)
+            if mid < right:
+                ax.plot([max(mid, 0), max(mid, 0)], [i - 0.31, i + 0.31], color="black", lw=1.5)
             if hi > right:
                 ax.text(right, i, f" → ${hi:,.0f}", va="center", ha="right", fontsize=8)
         ax.set_xlim(0, right)

@@ -65,7 +65,7 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
                                                  "peer_median_growth_adjusted"]]),
         f"## Every price point on the headline spec ({sv.fit.spec.label})\n",
         to_markdown(headline_display(result), formatted=True),
-        "## Checklist\n", to_markdown(result.checklist),
+        "## Checklist\n", _checklist_basis(result), to_markdown(result.checklist),
         "## Warnings\n", *([f"- {w}" for w in result.warnings] or ["- none"]), "",
         "## Specs compared\n",
         to_markdown(frames["regression"][["label", "n", "r_squared", "growth_p_value", "loo_rmse_log_common",
@@ -77,3 +77,11 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
     ]
     return "\n".join(parts)
 
+
+def _checklist_basis(result: BuildResult) -> str:
+    """One sentence on the walk-away band the checklist used, from the target file."""
+    band = result.target.checklist.walk_away_market_cap_usd
+    if band is None:
+        return "The target file sets no walk-away market-cap band, so no price point can signal walk-away.\n"
+    return (f"Walk-away band from the target file: market cap {fmt.money(band[0])} to {fmt.money(band[1])} "
+            "while customer concentration is not falling.\n")
