@@ -80,7 +80,7 @@ def test_kill_9_at_any_moment_leaves_one_whole_set_and_no_children(project):
         children = psutil.Process(proc.pid).children(recursive=True)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        gone, alive = psutil.wait_procs(children, timeout=2)
+        _, alive = psutil.wait_procs(children, timeout=2)
         assert alive == [], alive
         assert {k: v for k, v in _hashes(project / "out").items() if k != "manifest.json"} in sets
         assert _manifest(project / "out") in manifests

@@ -153,7 +153,7 @@ def _valuation(book: _Book, result: BuildResult) -> None:
     for i, (name, v, k) in enumerate(inputs, start=1):
         ws.write_string(i, 0, name)
         ws.write_number(i, 1, float(v), book.formats[k])
-    shares, cash, rev, base, disc, fair_m = (f"$B${i}" for i in range(2, 8))
+    shares, cash, rev, base, _disc, fair_m = (f"$B${i}" for i in range(2, 8))
     top = len(inputs) + 2
     headers = ["Price point", "Price", "Market cap", "EV", f"EV/Revenue {t.fiscal_label}", f"{base_label} at the price",
                "Fair price", "Premium to fair", "Verdict (at build)"]

@@ -68,7 +68,7 @@ def headline_display(result: BuildResult) -> pd.DataFrame:
 
 def comps_table(result: BuildResult) -> pd.DataFrame:
     """The banker's trading-comps table: included peers grouped by segment with Mean / Median /
-    High / Low rows per group and for all peers, then the target at each price point.
+    High / Low rows per group of two or more and for all peers, then the target at each price point.
     ``row_type`` is peer, stat or target; NTM columns only where some peer has estimates."""
     peers = result.peers[result.peers["include"]]
     rows = []
@@ -76,7 +76,8 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
         for t, r in group.iterrows():
             rows.append({"row_type": "peer", "group": fmt.segment_label(segment), "ticker": t, "name": r["name"],
                          **{c: r[c] for c in COMPS_COLUMNS}})
-        rows += _stats(group, fmt.segment_label(segment))
+        if len(group) > 1:  # the statistics of one peer are that peer
+            rows += _stats(group, fmt.segment_label(segment))
     rows += _stats(peers, "All peers")
     t = result.target
     base_gp = t.revenue_usd.value * (t.gross_margin.value if t.gross_margin else np.nan)
