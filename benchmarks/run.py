@@ -32,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 COMPS = [PY, "-m", "comps"]
-DEPS = "import pandas, numpy, scipy.stats, statsmodels.api, matplotlib.pyplot, seaborn, yfinance, typer, rich"
+DEPS = ("import pandas, numpy, scipy.stats, statsmodels.api, matplotlib.pyplot, seaborn, yfinance, typer, rich, "
+        "great_tables, xlsxwriter")  # everything a build imports
 
 
 def timed(cmd: list[str], repeats: int, cwd: Path = ROOT) -> float:

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import threading
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "yahoo_responses"
+#: SYM/<kind>.json files as listed above; COMPS_YAHOO_RECORDINGS points at a newer set
+RECORDINGS = Path(os.environ.get("COMPS_YAHOO_RECORDINGS")
+                  or Path(__file__).resolve().parents[2] / "shared" / "reference" / "yahoo_responses")
 NOT_FOUND_SUMMARY = {"quoteSummary": {"result": None, "error": {"code": "Not Found",
                                                                 "description": "Quote not found for symbol: {s}"}}}
 NOT_FOUND_CHART = {"chart": {"result": None, "error": {"code": "Not Found",

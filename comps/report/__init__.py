@@ -28,7 +28,7 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
     """File name → bytes for every output except the manifest. Charts render on ``renderer``
     (while the tables are formatted here) if given, else in-process."""
     from comps.report.excel import workbook
-    from comps.report.html import html_report
+    from comps.report.html import embed_charts, html_report
     from comps.report.summary import summary_markdown
 
     if result.config.charts and renderer is not None:
@@ -39,6 +39,8 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
         files[f"{stem}.csv"] = tb.to_csv(frame).encode()
         files[f"{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
     files["comps.xlsx"] = workbook(result, frames)
+    files["summary.md"] = summary_markdown(result, frames).encode()
+    page = html_report(result, frames)
     charts: dict[str, dict[str, bytes]] = {}
     if result.config.charts:
         if renderer is not None:
@@ -50,8 +52,7 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
         for stem, rendered in charts.items():
             for ext, data in rendered.items():
                 files[f"{stem}.{ext}"] = data
-    files["summary.md"] = summary_markdown(result, frames).encode()
-    files["report.html"] = html_report(result, frames, {k: v["png"] for k, v in charts.items()}).encode()
+    files["report.html"] = embed_charts(page, {k: v["png"] for k, v in charts.items()}).encode()
     return files
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from comps.report import fmt
 from comps.report.story import verdict_sentence
 from comps.report.summary import key_figures
-from comps.report.tables import COMPS_COLUMNS, comps_table, sources_frame
+from comps.report.tables import COMPS_COLUMNS, sources_frame
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
@@ -92,7 +92,7 @@ def workbook(result: BuildResult, frames: dict[str, pd.DataFrame]) -> bytes:
     buf = io.BytesIO()
     book = _Book(buf)
     _summary(book, result)
-    _comps(book, result)
+    _comps(book, frames["comps"])
     _valuation(book, result)
     ws = book.wb.add_worksheet("Regression")
     row = book.frame(ws, frames["regression"])
@@ -126,9 +126,8 @@ def _summary(book: _Book, result: BuildResult) -> None:
     ws.write_string(row + len(result.warnings) + 2, 0, result.data_notice)
 
 
-def _comps(book: _Book, result: BuildResult) -> None:
+def _comps(book: _Book, frame: pd.DataFrame) -> None:
     ws = book.wb.add_worksheet("Comps")
-    frame = comps_table(result)
     cols = ["group", "name", "ticker", *[c for c in COMPS_COLUMNS if c in frame.columns]]
     labels = {"group": "Segment", "name": "Company / statistic", "market_cap_date": "Market data date",
               "market_cap_usd": "Equity value"}

@@ -157,8 +157,12 @@ def cell(column: str, v: object) -> str:
         return "yes" if v else "no"
     if isinstance(v, dt.date):
         return v.isoformat()
+    if column == "multiple" and isinstance(v, str):  # a column name: 'ev_to_revenue_ltm'
+        return label(v)
     if not isinstance(v, int | float):
         return str(v)
+    if math.isinf(v):
+        return "∞" if v > 0 else "-∞"
     k = kind(column)
     return {"count": lambda x: f"{int(x):,}", "probability": probability, "decimal": lambda x: f"{x:.2f}",
             "coefficient": lambda x: f"{x:,.3f}", "price": usd, "money": money, "multiple": multiple,

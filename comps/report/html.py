@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,7 +20,6 @@ from comps.report.summary import key_figures
 from comps.report.tables import (
     COMPS_COLUMNS,
     PEER_DISPLAY,
-    comps_table,
     display,
     grid,
     headline_display,
@@ -62,18 +62,18 @@ def table(frame: pd.DataFrame, labels: dict[str, str] | None = None, links: str 
     """A plain HTML table of formatted cells, escaped, in its own scrolling box."""
     shown = display(frame, labels)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in shown.columns)
-    body = []
-    for i in range(len(shown)):
+    columns = []
+    for j, raw_col in enumerate(frame.columns):  # by position: two columns may share a label
+        cls = ' class="wrap"' if raw_col in WRAP else ""
         cells = []
-        for raw_col, col in zip(frame.columns, shown.columns, strict=True):
-            text = html.escape(str(shown.iloc[i][col]))
-            raw = frame.iloc[i][raw_col]
+        for text, raw in zip(shown.iloc[:, j].tolist(), frame.iloc[:, j].tolist(), strict=True):
+            text = html.escape(str(text))
             if raw_col == links and isinstance(raw, str) and raw.startswith(("http://", "https://")):
                 text = f'<a href="{html.escape(raw, quote=True)}" rel="noreferrer">{text}</a>'
-            cls = ' class="wrap"' if raw_col in WRAP else ""
             cells.append(f"<td{cls}>{text}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="scroll"><table class="t"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
+        columns.append(cells)
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in zip(*columns, strict=True))
+    return f'<div class="scroll"><table class="t"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def formatted_table(shown: pd.DataFrame) -> str:
@@ -84,12 +84,12 @@ def formatted_table(shown: pd.DataFrame) -> str:
     return f'<div class="scroll"><table class="t h"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def comps_gt(result: BuildResult) -> str:
+def comps_gt(result: BuildResult, frame: pd.DataFrame) -> str:
     """The banker's comps table with great_tables: row groups per segment, spanners, number
     formats, statistics rows shaded, the target's rows in bold, the headline multiple marked."""
     from great_tables import GT, loc, style
 
-    frame = comps_table(result)
+    frame = frame.copy()
     frame["row"] = [f"{r['name']} ({r['ticker']})" if r["row_type"] == "peer" else r["name"] for _, r in frame.iterrows()]
     frame["market_cap_date"] = [d.isoformat() if hasattr(d, "isoformat") else "" for d in frame["market_cap_date"]]
     cols = [c for c in COMPS_COLUMNS if c in frame.columns]
@@ -121,16 +121,27 @@ def comps_gt(result: BuildResult) -> str:
     return f'<div class="scroll">{gt.as_raw_html()}</div>'
 
 
-def html_report(result: BuildResult, frames: dict[str, pd.DataFrame], pngs: dict[str, bytes]) -> str:
+_CHART = re.compile(r"<!--chart:(\w+)-->(.*?)<!--/chart-->", re.DOTALL)
+
+
+def embed_charts(page: str, pngs: dict[str, bytes]) -> str:
+    """Fill the report's chart slots with inline PNGs; a chart that was not drawn leaves nothing."""
+    def fill(m: re.Match) -> str:
+        if m[1] not in pngs:
+            return ""
+        data = base64.b64encode(pngs[m[1]]).decode()
+        return f'<figure><img alt="{m[2]}" src="data:image/png;base64,{data}"><figcaption>{m[2]}</figcaption></figure>'
+    return _CHART.sub(fill, page)
+
+
+def html_report(result: BuildResult, frames: dict[str, pd.DataFrame]) -> str:
+    """The self-contained report page, with a slot per chart for :func:`embed_charts`, so the
+    page is built while the charts are still drawing."""
     t, e = result.target, html.escape
     sv = result.specs[result.chosen]
 
     def chart(stem: str, caption: str) -> str:
-        if stem not in pngs:
-            return ""
-        data = base64.b64encode(pngs[stem]).decode()
-        return (f'<figure><img alt="{e(caption)}" src="data:image/png;base64,{data}">'
-                f"<figcaption>{e(caption)}</figcaption></figure>")
+        return f"<!--chart:{stem}-->{e(caption)}<!--/chart-->"
 
     def details(title: str, body: str) -> str:
         return f"<details><summary>{e(title)}</summary>{body}</details>"
@@ -146,7 +157,7 @@ def html_report(result: BuildResult, frames: dict[str, pd.DataFrame], pngs: dict
         f"<h1>{e(t.name)} ({e(t.ticker)}): IPO prices against listed peers</h1>",
         f'<p class="verdict" id="verdict">{e(verdict_sentence(result))}</p>',
         f'<div class="figures">{cards}</div>',
-        "<h2>Trading comps</h2>", comps_gt(result),
+        "<h2>Trading comps</h2>", comps_gt(result, frames["comps"]),
         "<h2>The price points against the peers</h2>",
         chart("scatter_growth_multiple", f"Peers' growth against {sv.fit.spec.y_label}, the fitted line with its "
                                          f"80 % and 95 % prediction bands, and {t.ticker} at each price point"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from comps.report import fmt
@@ -58,7 +59,7 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         f"discount is {fmt.percent(sv.discount.discount)} ({fmt.percent(dr.min())} to {fmt.percent(dr.max())} "
         "with one disclosing peer left out of the reference).\n",
         f"Date check: {result.robustness_note}.\n",
-        "## Trading comps\n", to_markdown(comps_display(result), formatted=True),
+        "## Trading comps\n", to_markdown(comps_display(frames["comps"]), formatted=True),
         "## Every price point against the peer distribution (no regression)\n",
         to_markdown(frames["peer_distribution"][["multiple", "price_point", "implied_multiple", "peer_percentile",
                                                  "peer_q1", "peer_median", "peer_q3", "growth_adjusted_multiple",
@@ -70,6 +71,8 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         "## Specs compared\n",
         to_markdown(frames["regression"][["label", "n", "r_squared", "growth_p_value", "loo_rmse_log_common",
                                           "fair_multiple_at_target", "extrapolated", "valued", "chosen"]]),
+        *(["∞: left out of its own fit, some peer gets a fair multiple ≤ 0 from a linear spec, "
+           "an infinite log error.\n"] if np.isinf(frames["regression"]["loo_rmse_log_common"]).any() else []),
         "## Concentration discount\n", to_markdown(frames["concentration"]),
         to_markdown(result.discount_range),
         "## Peers\n", to_markdown(result.peers[PEER_DISPLAY]),

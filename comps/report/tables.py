@@ -99,14 +99,10 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
 
 
 def _stats(group: pd.DataFrame, name: str) -> list[dict]:
-    out = []
-    for label, how in STATS:
-        row = {"row_type": "stat", "group": name, "ticker": "", "name": label, "market_cap_date": None}
-        for c in STAT_COLUMNS:
-            values = pd.to_numeric(group[c], errors="coerce").dropna()
-            row[c] = getattr(values, how)() if len(values) else np.nan
-        out.append(row)
-    return out
+    values = group[STAT_COLUMNS].apply(pd.to_numeric, errors="coerce")
+    agg = values.agg([how for _, how in STATS])  # NaN where a column has no values
+    return [{"row_type": "stat", "group": name, "ticker": "", "name": label, "market_cap_date": None,
+             **agg.loc[how].to_dict()} for label, how in STATS]
 
 
 def sources_frame(result: BuildResult) -> pd.DataFrame:
@@ -184,9 +180,9 @@ def grid(frame: pd.DataFrame, value_kind: str, row_label: str, col_label: str) -
     return shown.reset_index()
 
 
-def comps_display(result: BuildResult) -> pd.DataFrame:
-    """The comps table as text: group rows are labelled, statistics and the target set apart."""
-    frame = comps_table(result)
+def comps_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The comps table (:func:`comps_table`) as text: group rows are labelled, statistics and
+    the target set apart."""
     cols = [c for c in COMPS_COLUMNS if c in frame.columns]
     shown = display(frame[cols])
     first = frame.apply(lambda r: f"{r['name']} ({r['ticker']})" if r["row_type"] == "peer" else
@@ -206,7 +202,7 @@ def to_markdown(frame: pd.DataFrame, labels: dict[str, str] | None = None, forma
 def markdown_for(stem: str, frame: pd.DataFrame, result: BuildResult) -> str:
     """The Markdown twin of one CSV output."""
     if stem == "comps":
-        return to_markdown(comps_display(result), formatted=True)
+        return to_markdown(comps_display(frame), formatted=True)
     if stem == "sensitivity":
         return to_markdown(grid(result.sensitivity, "fair_price_usd", "Target growth", "Discount"), formatted=True)
     if stem == "spec_sensitivity":

@@ -240,10 +240,13 @@ def format_snapshot(rows: list[dict]) -> str:
         value = r["value"]
         if r["field"] not in TEXT_FIELDS:
             value = f"{float(value) / _SCALE.get(FIELDS[r['field']], 1.0):.10g}"
-        iso = lambda d: d.isoformat() if d else ""  # noqa: E731
-        w.writerow([r["ticker"], r["field"], value, FIELDS[r["field"]], iso(r.get("date")), iso(r.get("published")),
+        w.writerow([r["ticker"], r["field"], value, FIELDS[r["field"]], _iso(r.get("date")), _iso(r.get("published")),
                     r["source_url"], r.get("note", "")])
     return buf.getvalue()
+
+
+def _iso(d: dt.date | None) -> str:
+    return d.isoformat() if d else ""
 
 
 def split_valid(rows: list[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
