@@ -81,31 +81,20 @@ def _print_summary(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from comps.report import fmt
     from comps.report.story import verdict_sentence
-    from comps.report.tables import valuation_labels
+    from comps.report.tables import headline_display
 
     console = Console(width=max(150, Console().width))
     console.print(verdict_sentence(result), highlight=False)
-    level = result.config.headline_level
-    lo, hi = (f"pi{level * 100:.0f}_{e}_price_usd" for e in ("low", "high"))
-    labels = valuation_labels(result)
+    fit = result.fits[result.chosen]
     table = Table(title=f"{result.target.name} ({result.target.ticker}) at each price point, as of {result.as_of}; "
-                        f"{result.fits[result.chosen].spec.label}, n = {result.fits[result.chosen].n}")
-    spec_y = result.fits[result.chosen].spec.y_label.replace(" (LTM)", "")
-    implied = result.fits[result.chosen].spec.y != "ev_to_revenue_ltm"  # else the same as EV/Revenue
-    cols = ["price point", "price", "mkt cap", labels["ev_to_revenue_ltm"].replace("Revenue", "Rev"),
-            *([f"{spec_y} at price"] if implied else []), f"fair {spec_y}", "fair price", f"{level:.0%} band",
-            "premium", "P(peer below)", "verdict", "checklist"]
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("price point", "verdict", "checklist") else "right")
-    signals = result.checklist.set_index("price_point")["signal"]
-    for _, r in result.headline.iterrows():
-        table.add_row(r["price_point"], fmt.usd(r["price_usd"]), fmt.money(r["market_cap_usd"]),
-                      fmt.multiple(r["ev_to_revenue_ltm"]), *([fmt.multiple(r["implied_multiple"])] if implied else []),
-                      fmt.multiple(r["fair_multiple_discounted"]), fmt.usd(r["fair_price_usd"]),
-                      f"{fmt.usd(r[lo], 0)} to {fmt.usd(r[hi], 0)}", fmt.cell("premium_to_fair", r["premium_to_fair"]),
-                      fmt.probability(r["p_peer_below_price"]), r["verdict"], signals[r["price_point"]])
+                        f"{fit.spec.label}, n = {fit.n}")
+    shown = headline_display(result)
+    for col in shown.columns:
+        table.add_column(col, justify="left" if col in ("Price point", "Verdict", "Checklist") else "right",
+                         no_wrap=col in ("Price point", "Price", "Market cap") or col.endswith("band"))
+    for row in shown.itertuples(index=False):
+        table.add_row(*row)
     console.print(table)
     if not result.refresh.empty:
         problems = Table(title="Live refresh problems (figures kept from older snapshots)", title_justify="left")

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterable, Mapping
 
 import pandas as pd
@@ -61,10 +60,9 @@ def warnings(table: pd.DataFrame, fits: Mapping[str, rg.FitResult], skipped: Map
     out += [f"skipped spec: {rg.SPECS[name].label if name in rg.SPECS else name}: {why}" for name, why in skipped.items()]
     x = val.target_inputs(target)
     for f in fits.values():
-        g = x.get(f.spec.growth, math.nan)
-        lo, hi = f.x_range()
-        if math.isfinite(g) and not lo <= g <= hi:
-            out.append(f"extrapolation: {f.spec.label}: target growth {g:.1%} lies outside the peers' "
+        if f.extrapolates(x):
+            lo, hi = f.x_range()
+            out.append(f"extrapolation: {f.spec.label}: target growth {x[f.spec.growth]:.1%} lies outside the peers' "
                        f"{lo:.1%} to {hi:.1%}; the prediction interval understates the risk")
         if f.n < small_n:
             out.append(f"small sample: {f.spec.label} is fitted on n = {f.n} peers")
@@ -114,15 +112,14 @@ def date_robustness(table: pd.DataFrame, sv: val.SpecValuation, target: Target, 
     return frame, summary
 
 
-def discount_range(customers, peer_ccs: Mapping[str, float], fitted: tuple[str, ...], cfg,
-                   base: Discount) -> pd.DataFrame:
-    """The discount with each disclosing fitted peer left out of the reference (and with none)."""
-    from comps.concentration import concentration_discount
-
+def discount_range(fitted: tuple[str, ...], base: Discount,
+                   discount: Callable[[tuple[str, ...]], Discount]) -> pd.DataFrame:
+    """The discount with each disclosing fitted peer left out of the reference (and with none);
+    ``discount`` gives the discount for a set of fitted peers."""
     rows = [{"left_out": "none", "cc_reference": base.cc_ref, "n_reference": len(base.ref_tickers),
              "discount": base.discount}]
     for t in base.ref_tickers:
-        d = concentration_discount(customers, peer_ccs, [x for x in fitted if x != t], cfg)
+        d = discount(tuple(x for x in fitted if x != t))
         rows.append({"left_out": t, "cc_reference": d.cc_ref, "n_reference": len(d.ref_tickers),
                      "discount": d.discount})
     return pd.DataFrame(rows)

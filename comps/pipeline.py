@@ -33,7 +33,7 @@ def load_inputs(config: BuildConfig) -> tuple[list[Peer], Target, Snapshots, pd.
     problems = []
     loaded: list[Any] = []
     for loader in (lambda: load_peers(config.peers_path), lambda: load_target(config.target_path),
-                   lambda: load_snapshots(config.snapshot_dir, config.as_of, config.stale_days,
+                   lambda: load_snapshots(config.snapshot_dir, config.as_of, lookahead_days=config.stale_days,
                                           required=config.offline),
                    lambda: load_disclosures(config.concentration_path)):
         try:
@@ -67,7 +67,8 @@ def collect(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
 
     outcome = refresh.refresh(config, peers, target, today=config.today, say=say)
     if outcome.path is not None:
-        snaps = load_snapshots(config.snapshot_dir, config.as_of or snapshot_date(outcome.path), config.stale_days)
+        snaps = load_snapshots(config.snapshot_dir, config.as_of or snapshot_date(outcome.path),
+                               lookahead_days=config.stale_days)
     notice = outcome.notice if outcome.path is not None else f"{outcome.notice}; data from {describe(snaps)}"
     if outcome.target_quote:
         q = outcome.target_quote
@@ -167,7 +168,7 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
         frames.append(pd.DataFrame(val.price_rows(sv, target, config.headline_level, config.weak_slope_p)))
 
         def without(t: str, f=f, base=base) -> float:
-            return base.discount if t not in base.ref_tickers else discount(tuple(x for x in f.tickers if x != t)).discount
+            return base.discount if t not in base.ref_tickers else discount(tuple(p for p in f.tickers if p != t)).discount
 
         influence.append(val.influence(sv, target, config.headline_level, without, config.influence_threshold))
     if not specs:
@@ -188,13 +189,14 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     robustness, robustness_note = diagnostics.date_robustness(
         table, sv, target, stale_days=config.stale_days, headline=config.headline_level,
         min_peers=config.min_peers, discount=discount)
+    skipped = {**skipped, **not_valued}
     warns = notes + diagnostics.warnings(
-        table, fits, {**skipped, **not_valued}, target, as_of, stale_days=config.stale_days,
+        table, fits, skipped, target, as_of, stale_days=config.stale_days,
         small_n=config.small_n_warning, weak_slope_p=config.weak_slope_p, left_out=snaps.left_out,
         lookahead=snaps.lookahead)
     return BuildResult(
         config=config, as_of=as_of, snapshots=snaps, data_notice=notice, peers=table, target=target,
-        fits=fits, huber=huber, skipped={**skipped, **not_valued}, chosen=chosen, specs=specs,
+        fits=fits, huber=huber, skipped=skipped, chosen=chosen, specs=specs,
         valuation=valuation, influence=pd.concat(influence, ignore_index=True), sensitivity=sensitivity,
         spec_sensitivity=spec_sens,
         peer_values=val.peer_multiple_values(table, fits[chosen].tickers, target),
@@ -202,8 +204,7 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
         checklist=val.checklist(headline, target, None if sv.fit.growth_p < config.weak_slope_p else
                                 float(table.loc[list(sv.fit.tickers), "ev_to_revenue_ltm"].quantile(0.75))),
         peer_cc=peer_ccs,
-        discount_range=diagnostics.discount_range(target.customers, peer_ccs.to_dict(), sv.fit.tickers,
-                                                  config.concentration, sv.discount),
+        discount_range=diagnostics.discount_range(sv.fit.tickers, sv.discount, discount),
         robustness=robustness, robustness_note=robustness_note, refresh=refresh_problems,
         warnings=tuple(warns),
     )

@@ -176,6 +176,12 @@ class FitResult:
         j = 1 + self.spec.x.index(column or self.spec.growth)
         return float(self.X[:, j].min()), float(self.X[:, j].max())
 
+    def extrapolates(self, x: Mapping[str, float]) -> bool:
+        """Whether the growth in ``x`` lies outside the fitted peers' range."""
+        g = x.get(self.spec.growth, math.nan)
+        lo, hi = self.x_range()
+        return math.isfinite(g) and not lo <= g <= hi
+
     @property
     def growth_p(self) -> float:
         """HC3 p-value of the growth slope."""

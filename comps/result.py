@@ -67,7 +67,6 @@ class BuildResult:
                                         if s in self.huber and ok else math.nan
                                         for s, ok in zip(table["spec"], valued, strict=True)]
         table["target_growth"] = growth
-        table["extrapolated"] = [bool(math.isfinite(g) and not lo <= g <= hi) for g, lo, hi
-                                 in zip(growth, table["growth_min"], table["growth_max"], strict=True)]
+        table["extrapolated"] = [self.fits[s].extrapolates(x) for s in table["spec"]]
         table["chosen"] = table["spec"] == self.chosen
         return table

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from comps.concentration import Discount
+from comps.metrics import growth_adjusted
 from comps.regression import GROWTH, FitResult, Prediction, Spec
 from comps.target import Target
 
@@ -248,7 +249,7 @@ def peer_distribution(peers: pd.DataFrame, fitted: Sequence[str], rows: pd.DataF
         ga = sample["growth_adjusted_multiple"].dropna()
         for _, r in rows.iterrows():
             implied = r["enterprise_value_usd"] / base
-            adj = implied / (g * 100) if column == "ev_to_revenue_ltm" and g > 0 else math.nan
+            adj = growth_adjusted(implied, g) if column == "ev_to_revenue_ltm" else math.nan
             out.append({
                 "multiple": column, "price_point": r["price_point"], "price_usd": r["price_usd"],
                 "implied_multiple": implied, "n": len(m), "peer_percentile": float((m <= implied).mean()),

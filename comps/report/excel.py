@@ -77,10 +77,10 @@ class _Book:
         """Write ``frame`` with a header row at ``top``; returns the next free row."""
         labels = labels or {}
         for j, c in enumerate(frame.columns):
-            ws.write_string(top, j, labels.get(c, fmt.label(c)), self.head)
-            width = max(10, min(48, len(labels.get(c, fmt.label(c))) + 2,
-                                *(len(str(v)) + 2 for v in frame[c].head(50) if isinstance(v, str))))
-            ws.set_column(j, j, width)
+            head = labels.get(c, fmt.label(c))
+            ws.write_string(top, j, head, self.head)
+            longest = max([len(head), *(len(v) for v in frame.iloc[:50, j] if isinstance(v, str))])
+            ws.set_column(j, j, max(10, min(48, longest + 2)))  # the widest of header and text, capped
         for i, (_, r) in enumerate(frame.iterrows(), start=1):
             for j, c in enumerate(frame.columns):
                 self.value(ws, top + i, j, c, r[c], bold=bool(bold_rows and i - 1 in bold_rows))

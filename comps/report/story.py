@@ -37,10 +37,20 @@ def fit_support(result: BuildResult) -> str:
             "answer is a comparison with the peer distribution, not a fair value")
 
 
+def distribution_row(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> pd.Series:
+    """One price point's row of the peer-distribution table for one multiple."""
+    dist = result.peer_distribution
+    return dist[(dist["multiple"] == column) & (dist["price_point"] == price_point)].iloc[0]
+
+
+def signal(result: BuildResult, price_point: str) -> str:
+    """The checklist's signal at one price point."""
+    return result.checklist.set_index("price_point").loc[price_point, "signal"]
+
+
 def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> str:
     """'above all 13 peers (median 19.1×, range 0.8-97.9×)' for one price point."""
-    dist = result.peer_distribution
-    row = dist[(dist["multiple"] == column) & (dist["price_point"] == price_point)].iloc[0]
+    row = distribution_row(result, price_point, column)
     n, pct = int(row["n"]), float(row["peer_percentile"])
     at = round(pct * n)
     where = (f"above all {n} peers" if at == n else f"below all {n} peers" if at == 0
@@ -54,7 +64,6 @@ def verdict_sentence(result: BuildResult) -> str:
     peers support, and the checklist's signal."""
     p = headline_point(result)
     t = result.target
-    signal = result.checklist.set_index("price_point").loc[p["price_point"], "signal"]
     return (f"At {usd(p['price_usd'])} ({p['price_point'].lower()}, {p['price_date']}), {t.name} is valued at "
             f"{multiple(p['ev_to_revenue_ltm'])} {t.fiscal_label} revenue, {peer_position(result, p['price_point'])}; "
-            f"{fit_support(result)}; checklist: {signal}.")
+            f"{fit_support(result)}; checklist: {signal(result, p['price_point'])}.")

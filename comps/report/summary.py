@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 
 from comps.report import fmt
-from comps.report.story import fit_support, headline_point, verdict_sentence
+from comps.report.story import (
+    distribution_row,
+    fit_support,
+    headline_point,
+    signal,
+    verdict_sentence,
+)
 from comps.report.tables import (
     PEER_DISPLAY,
     comps_display,
@@ -24,10 +30,8 @@ if TYPE_CHECKING:
 def key_figures(result: BuildResult) -> list[tuple[str, str]]:
     """The strip of figures under the verdict: (label, value)."""
     p = headline_point(result)
-    dist = result.peer_distribution
-    row = dist[(dist["multiple"] == "ev_to_revenue_ltm") & (dist["price_point"] == p["price_point"])].iloc[0]
+    row = distribution_row(result, p["price_point"])
     sv = result.specs[result.chosen]
-    signal = result.checklist.set_index("price_point").loc[p["price_point"], "signal"]
     return [
         (p["price_point"], fmt.usd(p["price_usd"])),
         ("Market cap", fmt.money(p["market_cap_usd"])),
@@ -37,7 +41,7 @@ def key_figures(result: BuildResult) -> list[tuple[str, str]]:
         ("P(peer like it below the price)", fmt.probability(p["p_peer_below_price"])),
         (f"Fit R² ({sv.fit.spec.y_label})", f"{sv.fit.rsquared:.2f}"),
         ("Concentration discount", fmt.percent(sv.discount.discount)),
-        ("Checklist", signal),
+        ("Checklist", signal(result, p["price_point"])),
     ]
 
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from comps.metrics import growth_adjusted
 from comps.report import fmt
+from comps.valuation import band_columns
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
@@ -28,7 +30,7 @@ PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "marke
 def valuation_display(result: BuildResult) -> list[str]:
     """The headline table's columns: the spec's own implied and fair multiples side by side
     (the implied one only when it is not EV/Revenue, already shown)."""
-    lo, hi = (f"pi{result.config.headline_level * 100:.0f}_{e}_price_usd" for e in ("low", "high"))
+    lo, hi = band_columns(result.config.headline_level)
     implied = [] if result.fits[result.chosen].spec.y == "ev_to_revenue_ltm" else ["implied_multiple"]
     return ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd", "ev_to_revenue_ltm", *implied,
             "fair_multiple_discounted", "fair_price_usd", lo, hi, "premium_to_fair", "p_peer_below_price",
@@ -46,7 +48,7 @@ def headline_display(result: BuildResult) -> pd.DataFrame:
     """The price-point table a reader scans: formatted, the band in one column, the checklist
     beside the verdict, narrow enough for a laptop screen."""
     level = result.config.headline_level
-    lo, hi = (f"pi{level * 100:.0f}_{e}_price_usd" for e in ("low", "high"))
+    lo, hi = band_columns(level)
     labels = valuation_labels(result)
     signals = result.checklist.set_index("price_point")["signal"]
     rows = []
@@ -90,8 +92,7 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
                      "ev_to_gross_profit_ltm": ev / base_gp if base_gp > 0 else np.nan,
                      "revenue_growth": t.revenue_growth,
                      "gross_margin": t.gross_margin.value if t.gross_margin else np.nan,
-                     "growth_adjusted_multiple": p["ev_to_revenue_ltm"] / (t.revenue_growth * 100)
-                     if t.revenue_growth > 0 else np.nan})
+                     "growth_adjusted_multiple": growth_adjusted(p["ev_to_revenue_ltm"], t.revenue_growth)})
     frame = pd.DataFrame(rows, columns=["row_type", "group", "ticker", "name", *COMPS_COLUMNS])
     if frame["ev_to_revenue_ntm"].isna().all():
         frame = frame.drop(columns="ev_to_revenue_ntm")

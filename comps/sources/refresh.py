@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -97,7 +98,7 @@ def derive(raw: yahoo.RawPeer, fx: Fx, as_of: dt.date | None, today: dt.date) ->
 
     def add(fld: str, value: float | str | None, date: dt.date | None, published: dt.date | None, src: str,
             page: str, note: str = "") -> None:
-        if value is None or (isinstance(value, float) and value != value):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
             return
         rows.append({"ticker": raw.ticker, "field": fld, "value": value, "unit": FIELDS[fld], "date": date,
                      "published": published, "source_url": yahoo_page(raw.ticker, page),
@@ -134,21 +135,14 @@ def derive(raw: yahoo.RawPeer, fx: Fx, as_of: dt.date | None, today: dt.date) ->
                     "balance-sheet/", conv_note(fin, r_fin))
     if r_fin:
         note = conv_note(fin, r_fin)
-        for d, v in raw.income_annual.items():
-            if "Total Revenue" in v:
-                end = dt.date.fromisoformat(d)
-                add("revenue_fy", v["Total Revenue"] * r_fin, end, public(end, YEAR_LAG_DAYS),
-                    "income_stmt Total Revenue", "financials/", note)
-        for d, v in raw.income_quarterly.items():
-            if "Total Revenue" in v:
-                end = dt.date.fromisoformat(d)
-                add("revenue_q", v["Total Revenue"] * r_fin, end, public(end, QUARTER_LAG_DAYS),
-                    "quarterly_income_stmt Total Revenue", "financials/", note)
-        for d, v in raw.income_ttm.items():
-            if "Total Revenue" in v:
-                end = dt.date.fromisoformat(d)
-                add("revenue_ltm", v["Total Revenue"] * r_fin, end, public(end, QUARTER_LAG_DAYS),
-                    "ttm_income_stmt Total Revenue", "financials/", note)
+        for fld, stmt, lag, label in (("revenue_fy", raw.income_annual, YEAR_LAG_DAYS, "income_stmt"),
+                                      ("revenue_q", raw.income_quarterly, QUARTER_LAG_DAYS, "quarterly_income_stmt"),
+                                      ("revenue_ltm", raw.income_ttm, QUARTER_LAG_DAYS, "ttm_income_stmt")):
+            for d, v in stmt.items():
+                if "Total Revenue" in v:
+                    end = dt.date.fromisoformat(d)
+                    add(fld, v["Total Revenue"] * r_fin, end, public(end, lag), f"{label} Total Revenue",
+                        "financials/", note)
         margin = _gross_margin(raw)
         if margin is not None:
             end, gm, src = margin
@@ -233,11 +227,8 @@ def fetch_all(symbols: Sequence[str], fetch: Callable[[str], yahoo.RawPeer], cac
     for s in symbols:
         hit = cache.get(s)
         try:
-            out[s] = yahoo.RawPeer.from_json(hit) if hit is not None else None
-        except TypeError:
-            out[s] = None
-        if out[s] is None:
-            del out[s]
+            out[s] = yahoo.RawPeer.from_json(hit)
+        except TypeError:  # no entry (None), or one in an older shape: fetch again
             todo.append(s)
     if not todo:
         return out
@@ -333,9 +324,9 @@ def refresh(config, peers, target, today: dt.date | None = None,
         probs += [f"{r['field']} {r['date'] or ''} rejected: {why}" for r, why in rejected]
         problems[t] = raws[t].errors + probs + ([quote_error] if quote_error and probs else [])
         rows += derived
-    if config.require_live and any(problems[t] or not any(r["ticker"] == t for r in rows) for t in wanted):
-        bad = ", ".join(f"{t}: {'; '.join(problems[t][:2]) or 'no figures'}" for t in wanted
-                        if problems[t] or not any(r["ticker"] == t for r in rows))
+    got = {r["ticker"] for r in rows}
+    if config.require_live and (incomplete := [t for t in wanted if problems[t] or t not in got]):
+        bad = ", ".join(f"{t}: {'; '.join(problems[t][:2]) or 'no figures'}" for t in incomplete)
         raise SourceError(f"--require-live: the live refresh did not complete ({bad})")
     stamps = sorted(r.fetched_at for r in raws.values())
     fetched = (stamps[0], stamps[-1]) if stamps else None
@@ -345,7 +336,7 @@ def refresh(config, peers, target, today: dt.date | None = None,
         return dataclasses.replace(fb, target_quote=target_quote, fetched=fetched)
     with lock(Path(config.snapshot_dir) / ".lock", f"the snapshot folder {config.snapshot_dir}"):
         path = write_snapshot(config.snapshot_dir, today, rows)
-    n_ok = len({r["ticker"] for r in rows})
+    n_ok = len(got)
     when = fetched[0][:16].replace("T", " ") + (f" to {fetched[1][11:16]}" if fetched[1][:16] != fetched[0][:16] else "")
     notice = (f"Data: live Yahoo Finance refresh of {n_ok}/{len(wanted)} peers, fetched {when} UTC; "
               f"wrote {path}, refreshed on {today}")

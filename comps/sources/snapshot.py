@@ -78,9 +78,6 @@ class Snapshots:
     lookahead: tuple[dict, ...] = ()
     all_rows: tuple[dict, ...] = field(default=(), repr=False)
 
-    def tickers(self) -> set[str]:
-        return {r["ticker"] for r in self.rows}
-
 
 
 def _date(text: str, fld: str, lineno: int, source: str, problems: list[Problem]) -> dt.date | None:
@@ -262,18 +259,15 @@ def split_valid(rows: list[dict]) -> tuple[list[dict], list[tuple[dict, str]]]:
 
 
 def write_snapshot(directory: Path, date: dt.date, rows: list[dict]) -> Path:
-    """Write a new snapshot file atomically, validated exactly as a build reads it (alone and
-    layered with the files beside it) before it takes its name. Never overwrites a file: a
-    second snapshot on one day is YYYY-MM-DD.2.csv."""
+    """Write a new snapshot file atomically, validated exactly as a build reads it before it
+    takes its name. Never overwrites a file: a second snapshot on one day is YYYY-MM-DD.2.csv."""
     directory = Path(directory)
     path, n = directory / f"{date.isoformat()}.csv", 1
     while path.exists():
         n += 1
         path = directory / f"{date.isoformat()}.{n}.csv"
     text = format_snapshot(rows)
-    new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
-    others = [r for p in list_snapshots(directory) for r in read_snapshot(p)]
-    layer(others + new, date)
+    parse_snapshot(text, str(path))
     write_text_new(path, text)
     return path
 
@@ -312,10 +306,8 @@ def new_figure(directory: Path, *, ticker: str, field: str, value: str, date: st
         old = read_text(path) if path.exists() else ",".join(COLUMNS) + "\n"
         text = old + ("" if old.endswith("\n") else "\n") + buf.getvalue()
         try:
-            new = [{**r, "file": path} for r in parse_snapshot(text, str(path))]
+            parse_snapshot(text, str(path))
         except InputError as exc:  # say where the problem is in the user's terms
             raise InputError([Problem(src, p.message, field=p.field) for p in exc.problems]) from None
-        others = [r for p in list_snapshots(directory) if p != path for r in read_snapshot(p)]
-        layer(others + new, day)
         write_text_atomic(path, text)
     return path
