@@ -17,9 +17,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from yahoo_replay import Yahoo, synthetic  # noqa: E402
+from yahoo_replay import Yahoo, synthetic
 
-from comps.sources import refresh, yahoo  # noqa: E402
+from comps.sources import refresh, yahoo
 
 DELAY_S = 0.3
 
@@ -41,7 +41,7 @@ def main() -> None:
     Yahoo(responses, delay_s=DELAY_S).install(_Patch())
     yahoo.configure(Path("/tmp/comps-bench-yfinance"))
     factory = yahoo.ticker_factory(yahoo.session())
-    fetch = lambda s: yahoo.fetch(s, ticker_factory=factory)  # noqa: E731
+    fetch = lambda s: yahoo.fetch(s, ticker_factory=factory)
     cache = refresh.Cache(Path("/tmp/comps-bench-cache"), 0, read=False)
     t0 = time.perf_counter()
     pooled = refresh.fetch_all(symbols, fetch, cache, progress=False)

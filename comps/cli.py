@@ -77,25 +77,36 @@ def build(
 
 
 def _print_summary(result) -> None:
-    """The verdict sentence, the headline table in words and units, problems and warnings."""
+    """The verdict, what the method supports, the headline table and every warning, fitted to
+    the terminal's width (COLUMNS is honoured)."""
     from rich.console import Console
     from rich.table import Table
 
-    from comps.report.story import verdict_sentence
-    from comps.report.tables import headline_display
+    from comps.report.story import (
+        believe_line,
+        method_support,
+        probability_sentence,
+        verdict_sentence,
+    )
+    from comps.report.tables import column_need, fit_to_width, headline_display
 
-    console = Console(width=max(150, Console().width))
-    console.print(verdict_sentence(result), highlight=False)
-    fit = result.fits[result.chosen]
-    table = Table(title=f"{result.target.name} ({result.target.ticker}) at each price point, as of {result.as_of}; "
-                        f"{fit.spec.label}, n = {fit.n}")
-    shown = headline_display(result)
+    console = Console(highlight=False)
+    console.print(verdict_sentence(result))
+    support = method_support(result)
+    console.print(f"{support[0].upper()}{support[1:]}. {probability_sentence(result)}.")
+    console.print(believe_line(result) + ".")
+    table = Table(title=f"{result.target.name} ({result.target.ticker}) at each price point, as of {result.as_of}",
+                  title_justify="left")
+    full = headline_display(result)
+    shown = fit_to_width(full, console.width)
     for col in shown.columns:
-        table.add_column(col, justify="left" if col in ("Price point", "Verdict", "Checklist") else "right",
-                         no_wrap=col in ("Price point", "Price", "Market cap") or col.endswith("band"))
+        table.add_column(col, justify="left" if col in ("Price point", "Checklist") else "right",
+                         width=column_need(shown, col))
     for row in shown.itertuples(index=False):
         table.add_row(*row)
     console.print(table)
+    if dropped := [c for c in full.columns if c not in shown.columns]:
+        console.print(f"(Narrow terminal: {', '.join(dropped)} left out; every column is in summary.md.)")
     if not result.refresh.empty:
         problems = Table(title="Live refresh problems (figures kept from older snapshots)", title_justify="left")
         for col in ("ticker", "what failed", "kept from snapshots"):
@@ -104,9 +115,9 @@ def _print_summary(result) -> None:
             problems.add_row(r["ticker"], r["failed"], r["kept_from_snapshots"])
         console.print(problems)
     for w in result.warnings:
-        console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
+        console.print(f"[yellow]warning[/yellow] {w}", markup=True)
     if result.written:
-        console.print(f"Wrote {len(result.written)} files to {result.config.out_dir}/", highlight=False)
+        console.print(f"Wrote {len(result.written)} files to {result.config.out_dir}/")
 
 
 @peers_app.command("list")

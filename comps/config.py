@@ -12,21 +12,24 @@ from typing import Any
 
 from comps.concentration import METHODS, ConcentrationConfig
 from comps.errors import InputError, Problem
-
-SPEC_NAMES = ("ev_revenue", "log_ev_revenue", "ev_revenue_margin", "ev_gross_profit", "ev_revenue_ntm")
+from comps.regression.specs import SPEC_NAMES
 
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """Everything one ``comps build`` needs. Paths are relative to the working directory."""
+    """Everything one ``comps build`` needs. Paths are relative to the working directory.
 
-    peers_path: Path = Path("data/peers.csv")
+    ``peers_path``, ``snapshot_dir`` and ``as_of`` left as None come from the target file's
+    [analysis] table (a past IPO names its own point-in-time peers), else the defaults below;
+    :meth:`resolved` fills them in."""
+
+    peers_path: Path | None = None  # None: the target's [analysis] peers, else data/peers.csv
     target_path: Path = Path("data/targets/cerebras.toml")
-    snapshot_dir: Path = Path("data/snapshots")
+    snapshot_dir: Path | None = None  # None: the target's [analysis] snapshots, else data/snapshots
     concentration_path: Path = Path("data/concentration.csv")
     out_dir: Path = Path("outputs")
     config_path: Path | None = None
-    as_of: dt.date | None = None  # None: the newest snapshot's date (a live build: the refresh date)
+    as_of: dt.date | None = None  # None: the target's [analysis] as_of, else the newest snapshot's date
     today: dt.date | None = None  # the live refresh's clock; None: the real date (tests replay a past day)
     offline: bool = False
     require_live: bool = False
@@ -42,6 +45,9 @@ class BuildConfig:
     small_n_warning: int = 10
     weak_slope_p: float = 0.10  # a growth slope with an HC3 p-value at or above this draws a warning
     bootstrap_resamples: int = 2000
+    wild_resamples: int = 1999  # wild-bootstrap resamples for the growth slope's p-value
+    benchmark: str = "SMH"  # the sector ETF whose return rolls stale peers forward when nothing better exists
+    calendar_lag_days: int = 45  # a target LTM ending this much before the peers' draws a warning
     seed: int = 20260513
     influence_threshold: float = 0.10
     sensitivity_discounts: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35)
@@ -51,6 +57,20 @@ class BuildConfig:
 
     def replace(self, **changes: Any) -> BuildConfig:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def live(self) -> bool:
+        """Whether the build refreshes from Yahoo: not offline, and valued near today. A build
+        dated more than ``stale_days`` before today (a past IPO at its pricing date) cannot use
+        today's quotes, so it is valued from the snapshots alone."""
+        clock = self.today or dt.date.today()
+        return not self.offline and not (self.as_of is not None and (clock - self.as_of).days > self.stale_days)
+
+    def resolved(self, analysis: Any) -> BuildConfig:
+        """Paths and the as-of date filled in from a target's [analysis] table, then defaults."""
+        return self.replace(peers_path=self.peers_path or analysis.peers or Path("data/peers.csv"),
+                            snapshot_dir=self.snapshot_dir or analysis.snapshots or Path("data/snapshots"),
+                            as_of=self.as_of or analysis.as_of)
 
     def settings(self) -> dict[str, Any]:
         """JSON-ready view of the settings, for the manifest."""
@@ -68,7 +88,7 @@ class BuildConfig:
 _BUILD_KEYS = {
     "as_of": "date", "today": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
     "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "weak_slope_p": "fraction",
-    "bootstrap_resamples": "int",
+    "bootstrap_resamples": "int", "wild_resamples": "int", "benchmark": "ticker", "calendar_lag_days": "int",
     "seed": "int", "influence_threshold": "fraction", "sensitivity_discounts": "fractions",
     "sensitivity_growth_offsets": "floats", "cache_ttl_hours": "float", "charts": "bool",
 }
@@ -116,6 +136,10 @@ def _coerce(kind: str, value: Any) -> Any:
             return dt.date.fromisoformat(str(value))
         except ValueError:
             raise ValueError(f"date must be YYYY-MM-DD, got {value!r}") from None
+    if kind == "ticker":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"expected a ticker, got {value!r}")
+        return value.strip().upper()
     if kind == "spec":
         if value != "auto" and value not in SPEC_NAMES:
             raise ValueError(f"must be auto or one of {', '.join(SPEC_NAMES)}; got {value!r}")

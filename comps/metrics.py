@@ -5,9 +5,11 @@ Units are in the column names: ``*_usd`` is US dollars; ``revenue_growth*`` and
 
 Revenue is trailing twelve months (TTM) where the periods allow, built from whatever periods
 the snapshots hold: a reported TTM, a fiscal year, four quarters, or a fiscal year plus the
-quarters since less the same quarters a year earlier. The multiple and the growth always
-share one basis: the latest period end E for which both TTM(E) and TTM(E − 12 months) exist.
-The basis is spelled out per peer (``revenue_basis``).
+quarters since less the same quarters a year earlier. The multiple takes
+the latest TTM, as bankers do: four quarters where they exist, else the stub period (fiscal year
++ the quarters since − the same quarters a year earlier), else the fiscal year, labelled.
+Growth compares TTM(E) with TTM(E − 12 months) at the latest period end E where both exist,
+which can be older than the multiple's. The basis is spelled out per peer (``revenue_basis``).
 
 A peer with missing data keeps its row, with NaN where a figure is missing and the reason in
 ``missing``; it is left out only of the fits that need the missing figure.
@@ -106,9 +108,10 @@ def trailing(end: dt.date, quarters: Mapping[dt.date, float], years: Mapping[dt.
 
 
 def revenue_basis(quarters: Mapping[dt.date, float], years: Mapping[dt.date, float],
-                  ttm: Mapping[dt.date, float]) -> tuple[Trailing | None, Trailing | None]:
-    """(TTM, TTM a year earlier) on one basis: the latest period end E for which both exist.
-    If no end has both, (the latest TTM, None)."""
+                  ttm: Mapping[dt.date, float]) -> tuple[Trailing | None, Trailing | None, Trailing | None]:
+    """(the latest TTM, then the pair growth is measured on: the TTM and the TTM a year
+    earlier at the latest period end E for which both exist). The multiple takes the latest
+    TTM even when growth must fall back to an older pair (e.g. fiscal year over fiscal year)."""
     ends = sorted({*quarters, *years, *ttm}, reverse=True)
     latest = None
     for end in ends:
@@ -118,8 +121,12 @@ def revenue_basis(quarters: Mapping[dt.date, float], years: Mapping[dt.date, flo
         latest = latest or now
         prior = trailing(shift_months(now.end, -12), quarters, years, ttm)
         if prior is not None:
-            return now, prior
-    return latest, None
+            return latest, now, prior
+    return latest, None, None
+
+
+def _describe(t: Trailing) -> str:
+    return f"TTM to {t.end} ({t.how})" if t.how != "fiscal year" else f"fiscal year to {t.end}"
 
 
 def _series(figures: Mapping[str, object], fld: str) -> dict[dt.date, float]:
@@ -177,23 +184,25 @@ def peer_row(peer: Peer, figures: Mapping[str, object], as_of: dt.date, stale_da
         ev_basis = ""
 
     quarters, years, ttm = (_series(figures, f) for f in ("revenue_q", "revenue_fy", "revenue_ltm"))
-    now, prior = revenue_basis(quarters, years, ttm)
-    rev = now.value if now else math.nan
+    latest, now, prior = revenue_basis(quarters, years, ttm)
+    rev = latest.value if latest else math.nan
     rev_prior = prior.value if prior else math.nan
     basis = ""
-    if now is None:
+    if latest is None:
         missing.append("no revenue")
     else:
-        basis = f"TTM to {now.end} ({now.how})" if now.how != "fiscal year" else f"fiscal year to {now.end}"
+        basis = _describe(latest)
         if prior is None:
             missing.append("no revenue a year earlier")
-        else:
+        elif now.end == latest.end:
             basis += f"; growth vs {prior.end} ({prior.how})"
+        else:
+            basis += f"; growth on an older basis: {_describe(now)} vs {prior.end} ({prior.how})"
         for fld in ("revenue_q", "revenue_fy", "revenue_ltm"):
-            rows = [r for d, r in (figures.get(fld) or {}).items() if d <= now.end]
+            rows = [r for d, r in (figures.get(fld) or {}).items() if d <= latest.end]
             if rows:
                 used["revenue"] = max(rows, key=lambda r: r["date"])
-    g = growth(rev, rev_prior)
+    g = growth(now.value, rev_prior) if now and prior else math.nan
 
     gm = val("gross_margin")
     gp = rev * gm
@@ -214,7 +223,7 @@ def peer_row(peer: Peer, figures: Mapping[str, object], as_of: dt.date, stale_da
         "market_data_age_days": age if age is not None else math.nan,
         "stale": bool(age is not None and abs(age) > stale_days),
         "net_debt_usd": net_debt, "enterprise_value_usd": ev, "ev_basis": ev_basis,
-        "revenue_ltm_usd": rev, "revenue_ltm_prior_usd": rev_prior, "ltm_end_date": now.end if now else None,
+        "revenue_ltm_usd": rev, "revenue_ltm_prior_usd": rev_prior, "ltm_end_date": latest.end if latest else None,
         "revenue_basis": basis, "revenue_growth": g,
         "gross_margin": gm, "gross_margin_date": date("gross_margin"), "gross_profit_ltm_usd": gp,
         "ev_to_revenue_ltm": ev_rev,

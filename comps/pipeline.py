@@ -8,33 +8,41 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 
+from comps import bridge, diagnostics, robustness
 from comps import concentration as cc
-from comps import diagnostics
 from comps import regression as rg
 from comps import valuation as val
 from comps.config import BuildConfig
 from comps.errors import InputError, ModelError, Problem
 from comps.metrics import compute_peer_table
+from comps.regression import leverage, selection
 from comps.result import BuildResult
 from comps.sources.disclosures import load_disclosures
 from comps.sources.snapshot import Snapshots, load_snapshots, snapshot_date
-from comps.target import Target, load_target
+from comps.target import Analysis, Target, load_target
 from comps.universe import Peer, load_peers
 
 if TYPE_CHECKING:
     from comps.report.workers import ChartProcess
 
 
-def load_inputs(config: BuildConfig) -> tuple[list[Peer], Target, Snapshots, pd.DataFrame]:
-    """Load and validate every input file; one InputError lists the problems of all of them."""
+def load_inputs(config: BuildConfig) -> tuple[BuildConfig, list[Peer], Target, Snapshots, pd.DataFrame]:
+    """Load and validate every input file; one InputError lists the problems of all of them.
+    The target comes first: its [analysis] table may name the peers, snapshots and as-of date,
+    so the config returned is the resolved one."""
     problems = []
+    try:
+        target = load_target(config.target_path)
+        config = config.resolved(target.analysis)
+    except InputError as exc:
+        problems.extend(exc.problems)
+        target, config = None, config.resolved(Analysis())
     loaded: list[Any] = []
-    for loader in (lambda: load_peers(config.peers_path), lambda: load_target(config.target_path),
+    for loader in (lambda: load_peers(config.peers_path),
                    lambda: load_snapshots(config.snapshot_dir, config.as_of, lookahead_days=config.stale_days,
-                                          required=config.offline),
+                                          required=not config.live),
                    lambda: load_disclosures(config.concentration_path)):
         try:
             loaded.append(loader())
@@ -43,7 +51,7 @@ def load_inputs(config: BuildConfig) -> tuple[list[Peer], Target, Snapshots, pd.
             loaded.append(None)
     if problems:
         raise InputError(problems)
-    return loaded[0], loaded[1], loaded[2], loaded[3]
+    return config, loaded[0], target, loaded[1], loaded[2]
 
 
 def describe(snaps: Snapshots) -> str:
@@ -61,8 +69,12 @@ def collect(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     """The layered figures for the build, a notice of where they came from, and the per-ticker
     refresh problems (empty offline). Unless ``offline``, a live refresh first writes a new
     snapshot (its failures fall back to the snapshots on disk)."""
-    if config.offline:
-        return snaps, f"Data: {describe(snaps)}", pd.DataFrame()
+    if not config.live:
+        notice = f"Data: {describe(snaps)}"
+        if not config.offline:
+            notice += (f"; no live refresh: {target.ticker} is valued at {config.as_of}, and today's quotes cannot be "
+                       "used at that date (pass --as-of to value it on another day)")
+        return snaps, notice, pd.DataFrame()
     from comps.sources import refresh
 
     outcome = refresh.refresh(config, peers, target, today=config.today, say=say)
@@ -96,8 +108,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
     """Run one build. With ``write``, every output goes to ``config.out_dir`` as one set. Charts
     render on ``renderer`` if given (the CLI starts one before it imports this module), else on
     a chart process started here, so that its imports overlap the fits."""
-    config = config or BuildConfig()
-    peers, target, snaps, disclosures = load_inputs(config)
+    config, peers, target, snaps, disclosures = load_inputs(config or BuildConfig())
     if write:
         from comps.report import check_out_dir
 
@@ -141,15 +152,9 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     fits, skipped = rg.fit_all(table, config.specs, min_n=config.min_peers)
     if not fits:
         raise _too_few(table, skipped)
-    huber = {}
-    for name, f in fits.items():
-        try:
-            huber[name] = rg.fit(table, f.spec, method="huber", min_n=config.min_peers)
-        except (ModelError, np.linalg.LinAlgError, ValueError):
-            pass
-
     peer_ccs = cc.peer_cc(disclosures, as_of)
     x = val.target_inputs(target)
+    terms = bridge.terms(target)
 
     def discount(tickers: tuple[str, ...]) -> cc.Discount:
         return cc.concentration_discount(target.customers, peer_ccs.to_dict(), tickers, config.concentration)
@@ -162,8 +167,8 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
             not_valued[name] = f"fitted, but the target has no {', '.join(absent)}: not valued"
             continue
         base = discount(f.tickers)
-        draws = rg.bootstrap(f, x, resamples=config.bootstrap_resamples, seed=config.seed + i)
-        sv = val.value_spec(f, target, base, levels=config.levels, bootstrap_draws=draws)
+        draws = f.bootstrap(x, resamples=config.bootstrap_resamples, seed=config.seed + i)
+        sv = val.value_spec(f, target, base, terms, levels=config.levels, bootstrap_draws=draws)
         specs[name] = sv
         frames.append(pd.DataFrame(val.price_rows(sv, target, config.headline_level, config.weak_slope_p)))
 
@@ -172,39 +177,63 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
 
         influence.append(val.influence(sv, target, config.headline_level, without, config.influence_threshold))
     if not specs:
-        raise ModelError("no fitted spec can value the target:\n" + "\n".join(f"  - {k}: {v}" for k, v in not_valued.items()))
-    if config.spec != "auto" and config.spec not in specs:
+        raise ModelError("no fitted method can value the target:\n" + "\n".join(f"  - {k}: {v}" for k, v in not_valued.items()))
+    methods = selection.compare_methods(fits, table, set(specs), min_n=config.min_peers)
+    if config.spec == "auto":
+        chosen = selection.choose(methods)
+    elif config.spec in specs:
+        chosen = config.spec
+    else:
         why = not_valued.get(config.spec) or skipped.get(config.spec, "not among the specs requested")
         raise ModelError(f"spec {config.spec} cannot value the target: {why}")
-    chosen = rg.choose_spec({k: fits[k] for k in specs}) if config.spec == "auto" else config.spec
+    regressions = {n: f for n, f in fits.items() if f.spec.growth is not None}
+    evidence = {n: leverage.slope_evidence(table, f, resamples=config.wild_resamples, seed=config.seed, min_n=config.min_peers)
+                for n, f in regressions.items()}
     valuation = pd.concat(frames, ignore_index=True)
     sv = specs[chosen]
     headline = valuation[valuation["spec"] == chosen].reset_index(drop=True)
-    g = x[sv.fit.spec.growth]
-    sensitivity = val.sensitivity(sv, target, config.sensitivity_discounts,
-                                  [g + o for o in config.sensitivity_growth_offsets])
-    spec_sens = pd.DataFrame({n: [val.floor0(s.fair_price(s.prediction.multiple, d)) for d in config.sensitivity_discounts]
+    rolls = robustness.roll_forward(table, list(sv.fit.tickers), snaps.all_rows, as_of, config.benchmark)
+    date_check, date_note = robustness.date_check(table, sv, headline, x, rolls, headline=config.headline_level,
+                                                  min_peers=config.min_peers)
+    flagged = evidence[chosen].flagged if chosen in evidence else ()
+    rolled_fit, without_flagged = robustness.make_variant_fits(table, sv, rolls, flagged, config.min_peers)
+    lag, factor = robustness.calendarization(target.revenue_usd.date, table.loc[list(sv.fit.tickers), "ltm_end_date"],
+                                             target.revenue_growth)
+    other = None
+    if sv.fit.spec.y != "ev_to_revenue_ltm" and "median_ev_revenue" in specs:
+        alt = specs["median_ev_revenue"]
+        other = ("the peers' EV/Revenue interquartile range instead", headline["ev_to_revenue_ltm"].to_numpy(),
+                 val.apply_discount(alt.prediction.interval(0.5).pi_high, alt.discount.discount))
+    verdicts, verdict_note = robustness.verdict_robustness(
+        sv, headline, x, headline=config.headline_level, rolled_fit=rolled_fit if len(rolls) else None,
+        without_flagged=without_flagged, calendar_factor=factor if lag > config.calendar_lag_days else 1.0,
+        band_ci_high=robustness.band_ci(sv, config.headline_level, config.bootstrap_resamples, config.seed),
+        other=other)
+    peer_m = table.loc[list(sv.fit.tickers), sv.fit.spec.y].dropna()
+    ladder = sorted({round(float(v), 1) for v in (*peer_m.quantile([0.25, 0.5, 0.75, 1.0]), sv.prediction.multiple,
+                                                  *headline["implied_multiple"])})
+    spec_sens = pd.DataFrame({n: [val.floor0(s.breakeven(None, d)) for d in config.sensitivity_discounts]
                               for n, s in specs.items()}, index=list(config.sensitivity_discounts)).T
     spec_sens.index.name, spec_sens.columns.name = "spec", "discount"
-    robustness, robustness_note = diagnostics.date_robustness(
-        table, sv, target, stale_days=config.stale_days, headline=config.headline_level,
-        min_peers=config.min_peers, discount=discount)
     skipped = {**skipped, **not_valued}
     warns = notes + diagnostics.warnings(
         table, fits, skipped, target, as_of, stale_days=config.stale_days,
         small_n=config.small_n_warning, weak_slope_p=config.weak_slope_p, left_out=snaps.left_out,
-        lookahead=snaps.lookahead)
+        lookahead=snaps.lookahead, evidence=evidence, terms=terms, calendar=(lag, factor),
+        calendar_lag_days=config.calendar_lag_days)
     return BuildResult(
         config=config, as_of=as_of, snapshots=snaps, data_notice=notice, peers=table, target=target,
-        fits=fits, huber=huber, skipped=skipped, chosen=chosen, specs=specs,
-        valuation=valuation, influence=pd.concat(influence, ignore_index=True), sensitivity=sensitivity,
-        spec_sensitivity=spec_sens,
-        peer_values=val.peer_multiple_values(table, fits[chosen].tickers, target),
-        peer_distribution=val.peer_distribution(table, sv.fit.tickers, headline, target),
-        checklist=val.checklist(headline, target, None if sv.fit.growth_p < config.weak_slope_p else
-                                float(table.loc[list(sv.fit.tickers), "ev_to_revenue_ltm"].quantile(0.75))),
+        fits=fits, skipped=skipped, chosen=chosen, specs=specs, methods=methods, evidence=evidence,
+        leverage=pd.concat([leverage.influence_table(f) for f in regressions.values()], ignore_index=True)
+        if regressions else pd.DataFrame(),
+        valuation=valuation, influence=pd.concat(influence, ignore_index=True),
+        sensitivity=val.sensitivity(sv, ladder, config.sensitivity_discounts), spec_sensitivity=spec_sens,
+        peer_values=val.peer_multiple_values(table, sv.fit.tickers, sv, sv.fit.spec.y),
+        peer_distribution=val.peer_distribution(table, headline, target),
+        checklist=val.checklist(headline, target), bridge=pd.DataFrame(bridge.bridge_rows(target)),
         peer_cc=peer_ccs,
         discount_range=diagnostics.discount_range(sv.fit.tickers, sv.discount, discount),
-        robustness=robustness, robustness_note=robustness_note, refresh=refresh_problems,
-        warnings=tuple(warns),
+        discount_grid=cc.discount_grid(target.customers, peer_ccs.to_dict(), sv.fit.tickers, config.concentration),
+        rolls=rolls, date_check=date_check, date_note=date_note, verdicts=verdicts, verdict_note=verdict_note,
+        calendar_lag_days=lag, calendar_factor=factor, refresh=refresh_problems, warnings=tuple(warns),
     )

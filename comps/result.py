@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from comps import regression as rg
 from comps import valuation as val
 from comps.config import BuildConfig
+from comps.regression import Method
+from comps.regression.leverage import SlopeEvidence
 from comps.sources.snapshot import Snapshots
 from comps.target import Target
 
@@ -27,46 +28,60 @@ class BuildResult:
     data_notice: str  # one line: where the figures came from
     peers: pd.DataFrame
     target: Target
-    fits: dict[str, rg.FitResult]
-    huber: dict[str, rg.FitResult]
+    fits: dict[str, Method]
     skipped: dict[str, str]
-    chosen: str
+    chosen: str  # the headline method
     specs: dict[str, val.SpecValuation]
-    valuation: pd.DataFrame  # one row per spec × price point
+    methods: pd.DataFrame  # each method's leave-one-out scores against the peer-median baseline
+    evidence: dict[str, SlopeEvidence]  # per regression: wild bootstrap, rank checks, fit without flagged peers
+    leverage: pd.DataFrame  # per regression and peer: leverage, Cook's D, DFBETAS
+    valuation: pd.DataFrame  # one row per method × price point
     influence: pd.DataFrame
-    sensitivity: pd.DataFrame  # chosen spec: growth × discount → fair price
-    spec_sensitivity: pd.DataFrame  # spec × discount → fair price
+    sensitivity: pd.DataFrame  # headline method: multiple applied × discount → break-even price
+    spec_sensitivity: pd.DataFrame  # method × discount → break-even price
     peer_values: pd.DataFrame
     peer_distribution: pd.DataFrame  # price points against the peers' multiples, no regression
     checklist: pd.DataFrame
+    bridge: pd.DataFrame  # the EV bridge at each price point
     peer_cc: pd.Series
     discount_range: pd.DataFrame  # the discount with each disclosing peer left out
-    robustness: pd.DataFrame  # verdicts refitted on the peers with fresh market data (empty if not run)
-    robustness_note: str
+    discount_grid: pd.DataFrame  # the discount over β × (r − g)
+    rolls: pd.DataFrame  # stale peers' returns to the as-of date
+    date_check: pd.DataFrame
+    date_note: str
+    verdicts: pd.DataFrame  # the wait test under each variant
+    verdict_note: str
+    calendar_lag_days: int  # days the target's LTM ends before the peers' median LTM end
+    calendar_factor: float  # how much that lag inflates its multiple
     refresh: pd.DataFrame  # per-ticker live-refresh problems and what was kept (empty offline)
     warnings: tuple[str, ...]
     written: tuple[Path, ...] = field(default=())
 
     @property
     def headline(self) -> pd.DataFrame:
-        """The chosen spec's rows of the valuation table."""
+        """The headline method's rows of the valuation table."""
         return self.valuation[self.valuation["spec"] == self.chosen].reset_index(drop=True)
 
+    @property
+    def headline_is_baseline(self) -> bool:
+        """Whether no regression beat the peer distribution: the headline is the peers' median."""
+        return self.fits[self.chosen].spec.kind == "baseline"
+
     def regression_table(self) -> pd.DataFrame:
-        """One row per fitted spec (OLS), with the Huber fit's slope and fair multiple beside it."""
-        table = rg.compare(self.fits, list(self.specs))
+        """One row per fitted method: its fit, its leave-one-out scores against the baseline,
+        and the slope's evidence beyond HC3 for regressions."""
+        table = pd.DataFrame([f.summary() for f in self.fits.values()])
+        table = table.merge(self.methods.drop(columns=["kind", "n"]), on="spec", how="left")
         x = val.target_inputs(self.target)
-        valued = [s in self.specs for s in table["spec"]]
-        growth = [x[self.fits[s].spec.growth] for s in table["spec"]]
-        table["valued"] = valued
-        table["fair_multiple_at_target"] = [val.floor0(self.specs[s].prediction.multiple) if ok else math.nan
-                                            for s, ok in zip(table["spec"], valued, strict=True)]
-        table["huber_slope_growth"] = [self.huber[s].params[self.fits[s].spec.growth] if s in self.huber else math.nan
-                                       for s in table["spec"]]
-        table["huber_fair_multiple"] = [val.floor0(self.huber[s].predict(x, ()).multiple)
-                                        if s in self.huber and ok else math.nan
-                                        for s, ok in zip(table["spec"], valued, strict=True)]
-        table["target_growth"] = growth
+        table["valued"] = table["spec"].isin(list(self.specs))
+        table["fair_multiple_at_target"] = [val.floor0(self.specs[s].prediction.multiple) if s in self.specs
+                                            else math.nan for s in table["spec"]]
         table["extrapolated"] = [self.fits[s].extrapolates(x) for s in table["spec"]]
-        table["chosen"] = table["spec"] == self.chosen
+        ev = {s: e for s, e in self.evidence.items()}
+        for col, attr in (("p_wild_bootstrap", "p_wild"), ("theil_sen_slope", "theil_sen"),
+                          ("spearman_rho", "spearman_rho"), ("flagged_peers", "flagged"),
+                          ("slope_without_flagged", "slope_without"), ("p_without_flagged", "p_without"),
+                          ("r_squared_without_flagged", "r_squared_without")):
+            table[col] = [(", ".join(v) if isinstance(v := getattr(ev[s], attr), tuple) else v) if s in ev else
+                          ("" if col == "flagged_peers" else math.nan) for s in table["spec"]]
         return table

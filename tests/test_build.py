@@ -19,43 +19,59 @@ from comps.report.charts import CHARTS
 from comps.report.tables import tables
 from comps.valuation import target_inputs
 
-SHARES, REV = 212_965_381, 510.0e6
+# The target file's final terms: 215,228,541 shares after the offering, 30M primary shares, a 3.3 %
+# spread and $701.7M of cash before the offering (no debt sourced).
+SHARES, REV, PRIMARY, SPREAD, CASH = 215_228_541, 510.0e6, 30e6, 0.033, 701.7e6
+
+
+def net_cash(price: float) -> float:
+    return CASH + PRIMARY * price * (1 - SPREAD)
 
 
 def test_valuation_has_a_row_per_price_point_and_the_seed_figures(offline_result):
     head = offline_result.headline
     assert list(head["price_point"]) == [p.label for p in offline_result.target.price_points]
     mid = head.set_index("price_point").loc["IPO range mid"]
-    assert mid["market_cap_usd"] == pytest.approx(25.556e9, rel=1e-4)
-    assert mid["price_to_sales_ltm"] == pytest.approx(50.1, abs=0.05)
-    assert mid["enterprise_value_usd"] == mid["market_cap_usd"]  # EV assumption: net cash unknown → 0
+    assert mid["market_cap_usd"] == pytest.approx(120 * SHARES)
+    assert mid["net_cash_usd"] == pytest.approx(701.7e6 + 30e6 * 120 * 0.967)
+    assert mid["enterprise_value_usd"] == pytest.approx(120 * SHARES - net_cash(120))
+    assert mid["ev_to_revenue_ltm"] == pytest.approx(42.44, abs=0.005)
 
 
 def test_fair_price_premium_and_discount_by_hand(offline_result):
     for _, r in offline_result.valuation.iterrows():
         base = REV if r["multiple"] == "ev_to_revenue_ltm" else REV * 0.39
+        p = r["price_usd"]
         assert r["fair_multiple_discounted"] == pytest.approx(r["fair_multiple"] * (1 - r["discount"]))
-        assert r["fair_price_usd"] == pytest.approx(r["fair_multiple_discounted"] * base / SHARES)
-        assert r["premium_to_fair"] == pytest.approx(r["price_usd"] / r["fair_price_usd"] - 1)
-        assert r["implied_multiple"] == pytest.approx(r["price_usd"] * SHARES / base)
-        assert 0.0 <= r["p_peer_below_price"] <= 1.0 and 0.0 <= r["p_line_below_price_param_boot"] <= 1.0
+        assert r["fair_price_usd"] == pytest.approx((r["fair_multiple_discounted"] * base + net_cash(p)) / SHARES)
+        assert r["premium_to_fair"] == pytest.approx(p / r["fair_price_usd"] - 1)
+        assert r["implied_multiple"] == pytest.approx((p * SHARES - net_cash(p)) / base)
+        # the break-even price: P × shares − proceeds(P) − cash = fair EV
+        be = r["breakeven_price_usd"]
+        assert be * SHARES - net_cash(be) == pytest.approx(r["fair_multiple_discounted"] * base, rel=1e-9)
+        assert 0.0 <= r["p_low"] <= r["p_peer_below_price"] <= r["p_high"] <= 1.0
+        assert r["p_low"] <= r["p_jackknife_plus"] <= r["p_high"]
 
 
-def test_headline_fit_is_numpy_least_squares_on_the_peer_table(offline_result):
-    f = offline_result.fits[offline_result.chosen]
-    peers = offline_result.peers.loc[list(f.tickers)]
-    X = np.column_stack([np.ones(f.n), peers[list(f.spec.x)].to_numpy(float)])
-    y = peers[f.spec.y].to_numpy(float)
-    beta = np.linalg.lstsq(X, np.log(y) if f.spec.log_y else y, rcond=None)[0]
-    np.testing.assert_allclose(f.params.to_numpy(), beta, rtol=1e-9)
+def test_every_fit_is_numpy_arithmetic_on_the_peer_table(offline_result):
+    for f in offline_result.fits.values():
+        peers = offline_result.peers.loc[list(f.tickers)]
+        y = peers[f.spec.y].to_numpy(float)
+        if f.spec.kind == "baseline":
+            expected = np.median(y) if f.spec.stat == "median" else np.exp(np.mean(np.log(y)))
+            assert f.predict({}).multiple == pytest.approx(expected, rel=1e-12)
+            continue
+        X = np.column_stack([np.ones(f.n), peers[list(f.spec.x)].to_numpy(float)])
+        beta = np.linalg.lstsq(X, np.log(y) if f.spec.log_y else y, rcond=None)[0]
+        np.testing.assert_allclose(f.params.to_numpy(), beta, rtol=1e-9)
 
 
 def test_higher_discount_gives_lower_fair_price(offline_result):
     sv = offline_result.specs[offline_result.chosen]
-    prices = [sv.fair_price(sv.prediction.multiple, d) for d in np.linspace(0, 0.9, 10)]
+    prices = [sv.fair_price(sv.prediction.multiple, 185.0, d) for d in np.linspace(0, 0.9, 10)]
     assert all(a > b for a, b in zip(prices, prices[1:], strict=False))
     sens = offline_result.sensitivity.to_numpy()
-    assert (np.diff(sens, axis=1) < 0).all()
+    assert (np.diff(sens, axis=1) < 0).all() and (np.diff(sens, axis=0) > 0).all()
 
 
 def test_implied_growth_is_shown_only_under_a_significant_slope(offline_result):
@@ -63,8 +79,12 @@ def test_implied_growth_is_shown_only_under_a_significant_slope(offline_result):
     with the reason, never an extrapolated number like 8,136 %."""
     for _, r in offline_result.valuation.iterrows():
         p = offline_result.fits[r["spec"]].growth_p
+        assert np.isnan(r["implied_growth"])
+        if r["kind_of_method"] == "baseline":
+            assert r["implied_growth_note"] == "n/a: no regression"
+            continue
         assert p >= 0.10  # the premise: the peers do not price growth significantly
-        assert np.isnan(r["implied_growth"]) and r["implied_growth_note"] == f"n/a: slope not significant (HC3 p = {p:.2f})"
+        assert r["implied_growth_note"] == f"n/a: slope not significant (HC3 p = {p:.2f})"
 
 
 def test_implied_growth_reproduces_each_price_under_a_significant_slope(offline_result):
@@ -72,36 +92,44 @@ def test_implied_growth_reproduces_each_price_under_a_significant_slope(offline_
     table = pd.DataFrame({rg.GROWTH: g, "ev_to_revenue_ltm": 5 + 20 * g + np.tile([0.3, -0.3], 6), "include": True},
                          index=[f"P{i}" for i in range(12)])
     f = rg.fit(table, rg.SPECS["ev_revenue"])
+    from comps import bridge
     from comps import valuation as val
 
-    sv = val.value_spec(f, offline_result.target, offline_result.specs[offline_result.chosen].discount,
+    t = offline_result.target
+    sv = val.value_spec(f, t, offline_result.specs[offline_result.chosen].discount, bridge.terms(t),
                         levels=(0.9,), bootstrap_draws=np.array([]))
-    rows = val.price_rows(sv, offline_result.target, 0.9, weak_slope_p=0.10)
-    x = target_inputs(offline_result.target)
+    rows = val.price_rows(sv, t, 0.9, weak_slope_p=0.10)
+    x = target_inputs(t)
     for r in rows:
         m = f.predict({**x, rg.GROWTH: r["implied_growth"]}, ()).multiple
-        assert sv.fair_price(m) == pytest.approx(r["price_usd"], rel=1e-9)
+        assert sv.fair_price(m, r["price_usd"]) == pytest.approx(r["price_usd"], rel=1e-9)
         # by hand: (M/(1-D) - a) / b with M the price's EV/Revenue
-        m_und = r["price_usd"] * SHARES / REV / (1 - sv.discount.discount)
+        m_und = (r["price_usd"] * SHARES - net_cash(r["price_usd"])) / REV / (1 - sv.discount.discount)
         assert r["implied_growth"] == pytest.approx((m_und - f.params["const"]) / f.params[rg.GROWTH], rel=1e-9)
 
 
 def test_influence_matches_an_explicit_refit(offline_result):
     res = offline_result
-    inf = res.influence[res.influence["spec"] == res.chosen].set_index("dropped")
-    ticker = inf.index[0]
-    f = rg.fit(res.peers.drop(index=ticker), res.fits[res.chosen].spec)
-    m = f.predict(target_inputs(res.target), ()).multiple
-    d = inf.loc[ticker, "discount"]
-    base = REV if f.spec.base == "revenue_ltm_usd" else REV * 0.39
-    assert inf.loc[ticker, "fair_price_usd"] == pytest.approx(m * (1 - d) * base / SHARES, rel=1e-9)
+    for spec in ("log_ev_revenue", res.chosen):
+        inf = res.influence[res.influence["spec"] == spec].set_index("dropped")
+        ticker = inf.index[0]
+        f = rg.fit_method(res.peers.drop(index=ticker), res.fits[spec].spec)
+        m = f.predict(target_inputs(res.target), ()).multiple
+        d = inf.loc[ticker, "discount"]
+        base = REV if f.spec.base == "revenue_ltm_usd" else REV * 0.39
+        # the break-even price: (M·(1 − D)·base + cash) / (shares − primary × (1 − spread))
+        expected = (m * (1 - d) * base + CASH) / (SHARES - PRIMARY * (1 - SPREAD))
+        assert inf.loc[ticker, "fair_price_usd"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_warnings_cover_extrapolation_staleness_and_the_ev_assumption(offline_result):
     text = "\n".join(offline_result.warnings)
-    assert "EV assumption" in text and "stale:" in text
+    assert "EV bridge: pre-offering debt not sourced: counted as 0" in text and "stale:" in text
     g = offline_result.target.revenue_growth
     for f in offline_result.fits.values():
+        if f.spec.kind == "baseline":
+            assert f"{f.spec.label}:" not in text
+            continue
         lo, hi = f.x_range()
         assert (f"extrapolation: {f.spec.label}:" in text) == (not lo <= g <= hi)
         assert (f"weak fit: {f.spec.label}:" in text) == (f.pvalues[f.spec.growth] >= 0.10)
@@ -140,11 +168,12 @@ def _hashes(*dirs: Path) -> dict[str, str]:
             for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-def test_cli_build_writes_outputs_and_is_reproducible(project, capsys):
+def test_cli_build_writes_outputs_and_is_reproducible(project, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     assert main(["build", "--offline", "--out", "out1"]) == 0
     assert main(["build", "--offline", "--out", "out2"]) == 0
     out = capsys.readouterr().out
-    assert "IPO range mid" in out and "$25.6B" in out and "50.1×" in out
+    assert "$25.8B" in out and "42.4×" in out
     one, two = _hashes(project / "out1"), _hashes(project / "out2")
     for (a, ha), (b, hb) in zip(sorted(one.items()), sorted(two.items()), strict=True):
         assert Path(a).name == Path(b).name
@@ -217,28 +246,32 @@ def test_concentration_discount_uses_sourced_peer_disclosures(offline_result):
     assert ccs["CRWV"] == pytest.approx(0.67**2)
     assert ccs["ANET"] == pytest.approx(0.26**2 + 0.16**2)  # FY2025 10-K: Microsoft 26 %, Meta 16 %
     assert ccs["CRDO"] == pytest.approx(0.39**2 + 0.15**2)  # FY2024 10-K: 39 %, 15 %
+    merged = 0.86**2  # MBZUAI and G42 under common control: one customer (ASC 280-10-50-42)
     for sv in offline_result.specs.values():
         d = sv.discount
-        ref = sum(ccs[t] for t in d.ref_tickers) / len(d.ref_tickers)
+        # the mean over every fitted peer, a non-discloser counted at 0.05 (the middle of [0, 0.10])
+        ref = sum(ccs.get(t, 0.05) for t in sv.fit.tickers) / sv.fit.n
         assert set(d.ref_tickers) == {"NVDA", "CRWV", "ANET", "CRDO"} & set(sv.fit.tickers)
-        assert d.cc_ref == pytest.approx(ref)
-        assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.62**2 + 0.24**2 - ref)))
+        assert d.cc_ref == pytest.approx(ref) and d.cc_target == pytest.approx(merged)
+        assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (merged - ref)))
+        assert d.cc_target_separate == pytest.approx(0.62**2 + 0.24**2)
+        assert d.discount_separate == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.62**2 + 0.24**2 - ref)))
 
 
-def test_interval_table_converts_multiples_to_ev_equity_and_price(offline_result):
+def test_interval_table_converts_multiples_to_ev_and_break_even_prices(offline_result):
     from comps.valuation import interval_rows
 
     for sv in offline_result.specs.values():
         rows = {(r["interval"], r["level"]): r for r in interval_rows(sv)}
+        kind = "prediction" if sv.fit.spec.kind == "regression" else "peer distribution"
         for level in (0.8, 0.95):
-            r = rows[("prediction", level)]
+            r = rows[(kind, level)]
             iv = sv.prediction.interval(level)
             assert r["multiple_high"] == pytest.approx(iv.pi_high * (1 - sv.discount.discount))
             assert r["ev_high_usd"] == pytest.approx(r["multiple_high"] * sv.base_usd)
-            assert r["equity_high_usd"] == pytest.approx(r["ev_high_usd"] + 0.0)  # net cash unknown → 0
-            assert r["price_high_usd"] == pytest.approx(r["equity_high_usd"] / SHARES)
-        assert rows[("prediction", 0.95)]["price_high_usd"] > rows[("prediction", 0.8)]["price_high_usd"]
-        assert rows[("parameter bootstrap", 0.9)]["draws"] >= 1900
+            assert r["price_high_usd"] == pytest.approx((r["ev_high_usd"] + CASH) / (SHARES - PRIMARY * (1 - SPREAD)))
+        assert rows[(kind, 0.95)]["price_high_usd"] > rows[(kind, 0.8)]["price_high_usd"]
+        assert rows[("bootstrap of the fair multiple", 0.9)]["draws"] >= 1900
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["peers", "list"]])
@@ -267,7 +300,7 @@ def test_a_second_target_is_valued_from_its_own_file(tmp_path):
     assert priced["ev_to_revenue_ltm"] == pytest.approx(40 * shares / rev)  # EV = market cap (stated)
     assert r.target.revenue_growth == pytest.approx(rev / rev_prior - 1)
     assert all("CRWV" not in f.tickers for f in r.fits.values())  # the target is not its own peer
-    assert not r.checklist["signal"].str.startswith("walk-away").any()  # no band in the file
+    assert not r.checklist["signal"].str.startswith("walk away").any()  # no band in the file
     dated = [w for w in r.warnings if w.startswith("price date:")]
     assert len(dated) == len(r.target.price_points)
     assert any("target has no gross_margin" in w for w in r.warnings)

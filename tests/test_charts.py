@@ -57,25 +57,32 @@ def test_dollar_signs_stay_dollar_signs(offline_result):
     target = dataclasses.replace(offline_result.target, name="Acme $1B-$5B Holdings")
     svg = render(scatter(dataclasses.replace(offline_result, target=target)))["svg"].decode()
     texts = re.findall(r"<text\b[^>]*>([^<]*)</text>", svg)  # drawn text, not the comments
-    assert any(t.startswith("Acme $1B-$5B Holdings at each price point against the peers") for t in texts)
+    assert any(t.startswith("Acme $1B-$5B Holdings against the peers") for t in texts)
 
 
-def test_scatter_labels_clear_each_other_and_the_price_markers(offline_result):
+def test_scatter_labels_every_peer_without_overlaps(offline_result):
     fig = scatter(offline_result)
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     labels = [t for t in ax.texts if t.get_text() and not t.get_text().startswith("As of")]  # not the footnote
+    assert sorted(t.get_text() for t in labels) == sorted(offline_result.fits[offline_result.chosen].tickers)
     boxes = [t.get_window_extent(renderer) for t in labels]
-    assert len(labels) == offline_result.fits[offline_result.chosen].n + len(offline_result.headline) + 1
     for i, a in enumerate(boxes):
         for j, b in enumerate(boxes[:i]):
             assert not a.overlaps(b), (labels[i].get_text(), labels[j].get_text())
-    bars = ax.transData.transform([(offline_result.target.revenue_growth * 100, m)
-                                   for m in offline_result.headline["implied_multiple"]])
-    half = renderer.points_to_pixels(11.0)  # the price markers are s=500: about 22 pt wide
-    for text, box in zip(labels, boxes, strict=True):
-        for x, y in bars:
-            assert not (box.x0 < x + half and box.x1 > x - half and box.y0 < y < box.y1), text.get_text()
+
+
+def test_no_line_is_drawn_beyond_the_peers_growth_and_a_weak_slope_is_dashed(offline_result):
+    fig = scatter(offline_result)
+    ax = fig.axes[0]
+    peers = offline_result.peers.loc[list(offline_result.fits["log_ev_gross_profit"].tickers), "revenue_growth"] * 100
+    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
+    assert lines
+    for ln in lines:
+        x = ln.get_xdata()
+        assert x.min() >= peers.min() - 1e-9 and x.max() <= peers.max() + 1e-9
+        assert ln.get_linestyle() == "--"  # the slope is not significant
+    assert "growth slope not significant" in ax.get_title()
 
 
 def test_charts_leave_the_sessions_backend_and_style_alone(offline_result):

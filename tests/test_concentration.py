@@ -27,16 +27,39 @@ def test_tail_bound_adds_at_most_threshold_times_remainder():
 
 
 def test_peer_relative_discount_against_nvidia_reference():
-    # concentration.md §5 Method C: γ = 0.02/0.06 = 0.333, ΔCC = 0.442 − 0.039 → D = 12.6 %
-    d = cc.concentration_discount(UAE, {"NVDA": 0.0386}, ["NVDA"], cc.ConcentrationConfig())
+    # concentration.md §5 Method C: γ = 0.02/0.06 = 0.333, ΔCC = 0.442 − 0.039 → D = 12.6 % (customers separate)
+    d = cc.concentration_discount(UAE, {"NVDA": 0.0386}, ["NVDA"], cc.ConcentrationConfig(aggregate_related=False))
     assert d.gamma == pytest.approx(0.02 / 0.06)
     assert d.discount == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.442 - 0.0386)))
     assert d.discount == pytest.approx(0.126, abs=0.001)
 
 
-def test_reference_is_mean_cc_of_fitted_disclosers_only():
+def test_reference_is_the_mean_over_every_fitted_peer_with_non_disclosers_bounded():
     d = cc.concentration_discount(UAE, {"A": 0.1, "B": 0.3, "C": 0.9}, ["A", "B", "X"], cc.ConcentrationConfig())
-    assert d.cc_ref == pytest.approx(0.2) and d.ref_tickers == ("A", "B")
+    # X discloses nothing: counted at 0.05, the middle of [0, 0.10]; C is not fitted
+    assert d.cc_ref == pytest.approx((0.1 + 0.3 + 0.05) / 3) and d.ref_tickers == ("A", "B") and d.n_reference == 3
+    merged = 0.86**2
+    gamma = 0.02 / 0.06
+    assert d.discount == pytest.approx(1 - math.exp(-gamma * (merged - d.cc_ref)))
+    # the range: X at 0 or at 0.10, over β 100-300 bp and r − g 4-8 %
+    ends = [1 - math.exp(-(b / 1e4 / r) * (merged - (0.4 + u) / 3)) for u in (0.0, 0.10) for b in (100, 200, 300)
+            for r in (0.04, 0.06, 0.08)]
+    assert d.range == (pytest.approx(min(ends)), pytest.approx(min(max(ends), 0.35)))
+
+
+def test_related_customers_merge_by_default_and_the_separate_figure_is_kept():
+    d = cc.concentration_discount(UAE, {"A": 0.1}, ["A"], cc.ConcentrationConfig())
+    assert d.cc_target == pytest.approx(0.7396) and d.cc_target_separate == pytest.approx(0.442)
+    assert d.discount_separate == pytest.approx(1 - math.exp(-(0.02 / 0.06) * (0.442 - 0.1)))
+    assert d.discount > d.discount_separate
+
+
+def test_the_discount_grid_over_beta_and_r_minus_g():
+    grid = cc.discount_grid(UAE, {"A": 0.1}, ["A"], cc.ConcentrationConfig())
+    assert list(grid.index) == [100.0, 200.0, 300.0] and list(grid.columns) == [0.04, 0.06, 0.08]
+    for b in grid.index:
+        for r in grid.columns:
+            assert grid.loc[b, r] == pytest.approx(min(1 - math.exp(-(b / 1e4 / r) * (0.7396 - 0.1)), 0.35))
 
 
 def test_tiered_schedule_interpolates():
@@ -44,7 +67,7 @@ def test_tiered_schedule_interpolates():
     assert cc.tiered_discount(0.62, tiers) == pytest.approx(0.198)  # 15% + 0.48 × 10%
     assert cc.tiered_discount(0.86, tiers) == pytest.approx(0.272)  # 25% + 0.44 × 5%
     assert cc.tiered_discount(0.05, tiers) == 0.0
-    merged = cc.concentration_discount(UAE, {}, [], cc.ConcentrationConfig(method="tiered", aggregate_related=True))
+    merged = cc.concentration_discount(UAE, {}, [], cc.ConcentrationConfig(method="tiered"))
     assert merged.top_share == pytest.approx(0.86) and merged.discount == pytest.approx(0.272)
 
 

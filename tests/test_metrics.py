@@ -66,15 +66,20 @@ def test_fifty_two_week_quarters_match_within_tolerance():
     assert shift_months(D(2024, 2, 29), 12) == D(2025, 2, 28)
 
 
-def test_one_basis_per_peer_falls_back_to_fiscal_years_without_year_earlier_quarters():
-    """A newer TTM with no year-earlier TTM is not mixed with fiscal-year growth: both the
-    multiple and the growth move to the latest fiscal-year pair, and the basis says so."""
+def test_the_multiple_takes_the_stub_period_ltm_and_growth_the_latest_pair_that_exists():
+    """Nebius: FY2025 $529.8M, Q1 2026 $399.0M, Q1 2025 $50.9M. The LTM to 2026-03-31 is the
+    banker's stub period, FY + current YTD − prior YTD = 529.8 + 399.0 − 50.9 = $877.9M; with no
+    LTM a year earlier, growth falls back to fiscal year over fiscal year, and the basis says so."""
     figs = rows("N", market_cap=(50e9, D(2026, 5, 13)), net_debt=(0.0, D(2025, 12, 31)),
                 revenue_fy=[(529.8e6, D(2025, 12, 31)), (91.5e6, D(2024, 12, 31))],
                 revenue_q=[(399.0e6, D(2026, 3, 31)), (50.9e6, D(2025, 3, 31))])
     r = compute_peer_table([Peer("N", "N", "s", True)], figs, D(2026, 5, 13)).loc["N"]
-    assert r["revenue_ltm_usd"] == pytest.approx(529.8e6) and r["revenue_growth"] == pytest.approx(529.8 / 91.5 - 1)
-    assert r["revenue_basis"] == "fiscal year to 2025-12-31; growth vs 2024-12-31 (fiscal year)"
+    assert r["revenue_ltm_usd"] == pytest.approx((529.8 + 399.0 - 50.9) * 1e6)
+    assert r["ltm_end_date"] == D(2026, 3, 31) and r["ev_to_revenue_ltm"] == pytest.approx(50e9 / 877.9e6)
+    assert r["revenue_growth"] == pytest.approx(529.8 / 91.5 - 1)
+    assert r["revenue_basis"] == ("TTM to 2026-03-31 (FY to 2025-12-31 + 1 quarter(s) since − same quarter(s) a year "
+                                  "earlier); growth on an older basis: fiscal year to 2025-12-31 vs 2024-12-31 "
+                                  "(fiscal year)")
 
 
 def test_stated_ev_on_the_market_date_wins_else_debt_and_cash():

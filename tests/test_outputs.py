@@ -41,10 +41,11 @@ def test_comps_table_groups_peers_and_its_statistics_are_the_numbers(offline_res
         np.median((peers["ev_to_revenue_ltm"] / (peers["revenue_growth"] * 100)).dropna()))
     target = t[t["row_type"] == "target"]
     assert list(t["row_type"].iloc[-len(target):]) == ["target"] * len(offline_result.target.price_points)
-    shares, rev, gm = 212_965_381, 510.0e6, 0.39
+    shares, rev, gm = 215_228_541, 510.0e6, 0.39
     for (_, row), p in zip(target.iterrows(), offline_result.target.price_points, strict=True):
-        assert row["ev_to_revenue_ltm"] == pytest.approx(p.price_usd * shares / rev)
-        assert row["ev_to_gross_profit_ltm"] == pytest.approx(p.price_usd * shares / (rev * gm))
+        ev = p.price_usd * shares - (701.7e6 + 30e6 * p.price_usd * (1 - 0.033))  # the EV bridge, by hand
+        assert row["ev_to_revenue_ltm"] == pytest.approx(ev / rev)
+        assert row["ev_to_gross_profit_ltm"] == pytest.approx(ev / (rev * gm))
 
 
 def test_the_workbook_has_its_sheets_formats_formulas_and_cached_values(offline_result):
@@ -55,23 +56,25 @@ def test_the_workbook_has_its_sheets_formats_formulas_and_cached_values(offline_
     assert wb.sheetnames == ["Summary", "Comps", "Valuation", "Regression", "Sensitivity", "Sources"]
     values = load_workbook(io.BytesIO(data), data_only=True)["Valuation"]
     ws = wb["Valuation"]
-    assert ws.freeze_panes == "B10" and wb["Comps"].freeze_panes == "D2"  # inputs and header stay in view
+    assert ws.freeze_panes == "B13" and wb["Comps"].freeze_panes == "D2"  # inputs and header stay in view
     val = pd.read_csv(_out(offline_result, "valuation.csv"))
     val = val[val["spec"] == offline_result.chosen].reset_index(drop=True)
     for i, r in val.iterrows():
-        n = 10 + i  # first price row under the inputs and the header
+        n = 13 + i  # first price row under the nine inputs, a blank row and the header
         assert ws[f"A{n}"].value == r["price_point"]
-        assert ws[f"C{n}"].value == f"=B{n}*$B$2" and ws[f"D{n}"].value == f"=C{n}-$B$3"
-        assert ws[f"E{n}"].value == f"=D{n}/$B$4" and ws[f"F{n}"].value == f"=D{n}/$B$5"
+        assert ws[f"C{n}"].value == f"=B{n}*$B$2" and ws[f"D{n}"].value == f"=$B$3+B{n}*$B$4"
+        assert ws[f"E{n}"].value == f"=C{n}-D{n}" and ws[f"F{n}"].value == f"=E{n}/$B$5"
+        assert ws[f"H{n}"].value == f"=($B$7*(1-$B$8)*$B$6+D{n})/$B$2"
         assert values[f"B{n}"].value == pytest.approx(r["price_usd"])
         assert values[f"C{n}"].value == pytest.approx(r["market_cap_usd"])
-        assert values[f"D{n}"].value == pytest.approx(r["enterprise_value_usd"])
-        assert values[f"E{n}"].value == pytest.approx(r["ev_to_revenue_ltm"])
-        assert values[f"F{n}"].value == pytest.approx(r["implied_multiple"])
-        assert values[f"G{n}"].value == pytest.approx(r["fair_price_usd"])
-        assert ws[f"B{n}"].number_format == "$#,##0.00" and ws[f"E{n}"].number_format == '0.0"×"'
-        assert "$" in ws[f"C{n}"].number_format and ws[f"H{n}"].number_format == "0.0%"
-    assert values["B2"].value == 212_965_381
+        assert values[f"D{n}"].value == pytest.approx(r["net_cash_usd"])
+        assert values[f"E{n}"].value == pytest.approx(r["enterprise_value_usd"])
+        assert values[f"F{n}"].value == pytest.approx(r["ev_to_revenue_ltm"])
+        assert values[f"G{n}"].value == pytest.approx(r["implied_multiple"])
+        assert values[f"H{n}"].value == pytest.approx(r["fair_price_usd"])
+        assert ws[f"B{n}"].number_format == "$#,##0.00" and ws[f"F{n}"].number_format == '0.0"×"'
+        assert "$" in ws[f"C{n}"].number_format and ws[f"I{n}"].number_format == "0.0%"
+    assert values["B2"].value == 215_228_541
     comps = wb["Comps"]
     header = [c.value for c in comps[1]]
     col = header.index("EV/Revenue (LTM)") + 1
@@ -115,17 +118,22 @@ def test_markdown_shows_prices_as_dollars_and_no_stray_apostrophes(offline_resul
     assert fmt.percent(d) in conc and f"{d:.5f}" not in conc
 
 
-def test_the_headline_multiple_is_shown_beside_its_fair_value(offline_result):
-    gp = dataclasses.replace(offline_result, chosen="ev_gross_profit")
-    labels = valuation_labels(gp)
-    assert labels["implied_multiple"] == "EV/Gross profit (LTM) at the price"
-    assert labels["fair_multiple_discounted"] == "Fair EV/Gross profit (LTM) (discounted)"
+def test_the_headline_table_leads_with_the_peer_distribution_when_no_regression_wins(offline_result):
     from comps.report.tables import headline_display
 
-    shown = headline_display(gp)
-    row = gp.headline.iloc[0]
-    assert shown.iloc[0]["EV/Gross profit (LTM) at the price"] == fmt.multiple(row["implied_multiple"])
-    assert shown.iloc[0]["Fair EV/Gross profit (LTM) (discounted)"] == fmt.multiple(row["fair_multiple_discounted"])
+    assert offline_result.headline_is_baseline  # the premise, on the bundled data
+    shown = headline_display(offline_result)
+    assert not any("Fair" in c or "band" in c for c in shown.columns)  # no fair price leads
+    row, dist = offline_result.headline.iloc[0], offline_result.peer_distribution
+    own = dist[(dist["multiple"] == "ev_to_gross_profit_ltm") & (dist["price_point"] == row["price_point"])].iloc[0]
+    assert shown.iloc[0]["EV/Gross profit (LTM)"] == fmt.multiple(row["implied_multiple"])
+    assert shown.iloc[0]["vs peer median"] == f"{own['premium_to_peer_median'] * 100:+,.0f}%"
+    # a regression headline shows its fair price, band and premium
+    reg = dataclasses.replace(offline_result, chosen="log_ev_revenue_margin")
+    shown = headline_display(reg)
+    r = reg.headline.iloc[0]
+    assert shown.iloc[0]["Fair price"] == fmt.usd(r["fair_price_usd"])
+    assert shown.iloc[0]["90% band"] == f"{fmt.usd(r['band_low_price_usd'])} to {fmt.usd(r['band_high_price_usd'])}"
 
 
 def test_source_values_are_in_the_unit_beside_them(offline_result):
@@ -138,23 +146,24 @@ def test_source_values_are_in_the_unit_beside_them(offline_result):
 def test_no_scientific_notation_and_one_verdict_sentence_in_the_report(offline_result):
     html = _out(offline_result, "report.html").read_text()
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)
-    text = re.sub(r"<style>.*?</style>", "", text, flags=re.S)
+    text = re.sub(r"<style>.*?</style>", "", text, flags=re.DOTALL)
     assert not re.search(r"\d\.?\d*[eE][+-]\d{2}", text)
     assert f'<p class="verdict" id="verdict">{verdict_sentence(offline_result)}</p>'.replace("'", "&#x27;") in html
     assert "ev_revenue:" not in html and "log_ev_revenue" not in text.split("<details>")[0]
 
 
-def test_the_verdict_sentence_states_what_the_peers_support(offline_result):
+def test_the_verdict_sentence_states_the_multiples_the_peers_and_the_checklist(offline_result):
     s = verdict_sentence(offline_result)
-    f = offline_result.fits[offline_result.chosen]
-    peers = offline_result.peers.loc[list(offline_result.fits[offline_result.chosen].tickers)]
+    peers = offline_result.peers[offline_result.peers["include"]]["ev_to_revenue_ltm"].dropna()
     priced = offline_result.headline.set_index("price_point").loc["Priced"]
-    above = int((peers["ev_to_revenue_ltm"] <= priced["ev_to_revenue_ltm"]).sum())
-    assert s.startswith("At $185.00 (priced, 2026-05-13), Cerebras Systems is valued at 77.3× FY2025 revenue")
-    assert f"above {above} of {len(peers)} peers" in s
-    assert f"R² is {f.rsquared:.2f}" in s and "growth is not priced" in s
-    assert "the answer is a comparison with the peer distribution, not a fair value" in s
-    assert s.endswith("checklist: wait.")
+    ev = 185 * 215_228_541 - (701.7e6 + 30e6 * 185 * (1 - 0.033))
+    assert s.startswith(f"At $185.00 (priced, 2026-05-13), Cerebras Systems is valued at {ev / 510e6:.1f}× FY2025 "
+                        f"revenue and {ev / (510e6 * 0.39):.1f}× gross profit, {ev / 510e6 / np.median(peers):.1f} times "
+                        "the peer median EV/Revenue")
+    assert int((peers <= priced["ev_to_revenue_ltm"]).sum()) == len(peers) and f"above all {len(peers)} peers" in s
+    # basic shares are below the $40B line, fully diluted (305M shares) above it
+    assert "checklist: wait on basic shares, walk away" in s
+    assert f"market cap $39.8B, ${(40e9 - 185 * 215_228_541) / 1e6:,.1f}M below the $40.0B walk-away line" in s
 
 
 def test_labels_take_the_fiscal_year_from_the_target_file(offline_result):
@@ -168,3 +177,21 @@ def test_csv_neutralizes_only_text(offline_result):
     out = to_csv(frame)
     assert out.splitlines()[1:] == ["'=x,-3.82", "'-y,1", "ok,-1000000000000"]  # and no scientific notation
     assert set(tables(offline_result)) >= {"comps", "peer_distribution", "discount_range", "valuation"}
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_the_terminal_table_fits_its_width_with_no_cell_wrapped(project, capsys, monkeypatch, width):
+    from comps.cli import main
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    assert main(["build", "--offline", "--no-charts", "--out", "out"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert all(len(line) <= width for line in out)
+    rows = [line for line in out if line.startswith("│")]
+    labels = ["IPO range low", "IPO range mid", "IPO range high", "Revised range low", "Revised range high", "Priced",
+              "First-day close"]
+    assert len(rows) == len(labels)  # one line per price point: no cell wrapped onto a second line
+    for line, label in zip(rows, labels, strict=True):
+        assert line.startswith(f"│ {label} ") and "$" in line and "×" in line
+    header = next(i for i, line in enumerate(out) if line.startswith("┏"))
+    assert ("Market" in " ".join(out[header:header + 5])) == (width >= 120)

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +33,15 @@ def _peers(project: Path, tickers: list[str], name: str = "replay_peers.csv") ->
     path = project / "data" / name
     path.write_text("ticker,name,segment,include,notes\n" + "".join(f"{t},{t},replay,true,\n" for t in tickers))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _valued_today(request):
+    """These tests value a deal live on the replayed day: the bundled target without its
+    [analysis] date (which would value it point in time at its 2026 pricing date instead)."""
+    if "project" in request.fixturenames:
+        target = request.getfixturevalue("project") / "data" / "targets" / "cerebras.toml"
+        target.write_text(re.sub(r"\[analysis\]\nas_of = [0-9-]+\n", "", target.read_text()))
 
 
 def _settings(project: Path, **extra) -> None:
@@ -66,7 +76,7 @@ def expected(symbol: str, fx: dict[str, float]) -> dict[str, float]:
     merged = {k: _raw(v) for m in summary.values() for k, v in m.items()} | v7
     cur = {"GBp": "GBP"}.get(merged["currency"], merged["currency"])
     fin = merged["financialCurrency"]
-    usd = lambda c: 1.0 if c == "USD" else fx[c]  # noqa: E731
+    usd = lambda c: 1.0 if c == "USD" else fx[c]
     out = {"market_cap": merged["marketCap"] * usd(cur), "cash": merged["totalCash"] * usd(fin),
            "total_debt": merged["totalDebt"] * usd(fin)}
     trailing = json.loads((d / "ts_trailing.json").read_text())
@@ -139,7 +149,8 @@ def test_a_london_listing_in_pence_at_an_as_of_close(project, monkeypatch):
     Yahoo(recorded(["OCDO.L", "GBPUSD=X"])).install(monkeypatch)
     peers = _peers(project, ["OCDO.L"])
     cfg = load_config(peers_path=peers, charts=False, today=TODAY, as_of="2025-02-21")
-    outcome = refresh.refresh(cfg, load_peers(peers), load_target(cfg.target_path), today=TODAY)
+    target = load_target(cfg.target_path)
+    outcome = refresh.refresh(cfg.resolved(target.analysis), load_peers(peers), target, today=TODAY)
     assert outcome.path is not None, outcome
     rows = {r["field"]: r for r in read_snapshot(outcome.path) if r["ticker"] == "OCDO.L"}
     chart = json.loads((RECORDINGS / "OCDO.L" / "chart.json").read_text())["chart"]["result"][0]

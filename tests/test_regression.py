@@ -12,6 +12,7 @@ from scipy import stats
 
 from comps import regression as rg
 from comps.errors import ModelError
+from comps.regression import selection
 
 GROWTH = rg.GROWTH
 
@@ -47,9 +48,9 @@ def test_fit_matches_numpy_least_squares(peers):
 
 
 def test_two_regressor_spec_matches_numpy(peers):
-    res = rg.fit(peers, rg.SPECS["ev_revenue_margin"])
+    res = rg.fit(peers, rg.SPECS["log_ev_revenue_margin"])
     X = design(peers, (GROWTH, "gross_margin"))
-    beta, *_ = np.linalg.lstsq(X, peers["ev_to_revenue_ltm"].to_numpy(), rcond=None)
+    beta, *_ = np.linalg.lstsq(X, np.log(peers["ev_to_revenue_ltm"].to_numpy()), rcond=None)
     np.testing.assert_allclose(res.params.to_numpy(), beta, rtol=1e-10)
 
 
@@ -115,9 +116,9 @@ def test_leave_one_out_matches_explicit_refits(peers):
 
 def test_bootstrap_is_reproducible_and_centred(peers):
     res = rg.fit(peers, rg.SPECS["ev_revenue"])
-    a = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=11)
-    b = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=11)
-    c = rg.bootstrap(res, {GROWTH: 0.5}, resamples=2000, seed=12)
+    a = res.bootstrap({GROWTH: 0.5}, resamples=2000, seed=11)
+    b = res.bootstrap({GROWTH: 0.5}, resamples=2000, seed=11)
+    c = res.bootstrap({GROWTH: 0.5}, resamples=2000, seed=12)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert 1900 <= a.size <= 2000
@@ -126,7 +127,7 @@ def test_bootstrap_is_reproducible_and_centred(peers):
 
 def test_bootstrap_draw_equals_a_refit_on_the_resample(peers):
     res = rg.fit(peers, rg.SPECS["ev_revenue"])
-    draws = rg.bootstrap(res, {GROWTH: 0.5}, resamples=3, seed=5, chunk_cells=10)
+    draws = res.bootstrap({GROWTH: 0.5}, resamples=3, seed=5, chunk_cells=10)
     idx = np.random.default_rng(5).integers(0, res.n, size=(1, res.n))[0]
     b = np.linalg.lstsq(res.X[idx], res.y[idx], rcond=None)[0]
     assert draws[0] == pytest.approx(b[0] + 0.5 * b[1], rel=1e-9)
@@ -139,7 +140,7 @@ def test_solve_for_growth_inverts_the_fit(peers):
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.permutations(list(range(10))), st.sampled_from(["ev_revenue", "log_ev_revenue", "ev_revenue_margin"]))
+@given(st.permutations(list(range(10))), st.sampled_from(["ev_revenue", "log_ev_revenue", "log_ev_revenue_margin"]))
 def test_peer_order_does_not_change_the_fit(order, spec):
     rng = np.random.default_rng(7)
     g = np.array([0.1, 0.25, 0.3, 0.45, 0.6, 0.8, 1.1, 1.5, 0.05, 0.35])
@@ -166,50 +167,84 @@ def test_too_few_peers_or_collinear_growth_raise_model_error():
         rg.fit(frame([0.2] * 6, [1, 2, 3, 4, 5, 6]), rg.SPECS["ev_revenue"])
 
 
-def _loo_log_rmse(f: pd.DataFrame, cols, log_y: bool, on) -> float:
-    """Explicit leave-one-out refits with numpy: RMSE of ln(predicted / actual) over ``on``."""
+def _loo_log_errors(f: pd.DataFrame, cols, log_y: bool, on) -> np.ndarray:
+    """Explicit leave-one-out refits with numpy: ln(predicted / actual) for each peer in ``on``,
+    trained on the others in ``on``."""
     errs = []
+    sub = f.loc[list(on)]
     for t in on:
-        train = f.drop(index=t)
+        train = sub.drop(index=t)
         y = train["ev_to_revenue_ltm"].to_numpy()
         beta, *_ = np.linalg.lstsq(design(train, cols), np.log(y) if log_y else y, rcond=None)
         pred = np.array([1.0, *f.loc[t, list(cols)]]) @ beta
         errs.append((pred if log_y else np.log(pred)) - np.log(f.loc[t, "ev_to_revenue_ltm"]))
-    return float(np.sqrt(np.mean(np.square(errs))))
+    return np.array(errs)
 
 
-def test_spec_choice_scores_log_loo_error_on_the_common_peers(peers):
+def _rms(e) -> float:
+    e = np.clip(np.asarray(e, dtype=float), -np.log(10), np.log(10))
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def _median_loo(f: pd.DataFrame, on) -> np.ndarray:
+    v = f.loc[list(on), "ev_to_revenue_ltm"]
+    return np.array([np.log(np.median(v.drop(index=t)) / v[t]) for t in on])
+
+
+def test_each_regression_is_scored_against_the_peer_median_on_its_own_peers(peers):
     f = peers.copy()
     f.loc["P9", "gross_margin"] = np.nan  # the margin spec fits 9 peers, the others 10
-    fits, _ = rg.fit_all(f, ("ev_revenue", "log_ev_revenue", "ev_revenue_margin"))
-    common = [t for t in f.index if t != "P9"]
-    expected = {
-        "ev_revenue": _loo_log_rmse(f, (GROWTH,), False, common),
-        "log_ev_revenue": _loo_log_rmse(f, (GROWTH,), True, common),
-        "ev_revenue_margin": _loo_log_rmse(f.drop(index="P9"), (GROWTH, "gross_margin"), False, common),
-    }
-    scores = rg.selection_scores(fits).set_index("spec")
-    assert (scores["n_common"] == 9).all()
-    for name, value in expected.items():
-        assert scores.loc[name, "loo_rmse_log_common"] == pytest.approx(value, rel=1e-9)
-    assert fits["ev_revenue"].loo_error == pytest.approx(_loo_log_rmse(f, (GROWTH,), False, f.index), rel=1e-9)
-    assert rg.choose_spec(fits) == min(expected, key=expected.get)
+    names = ("ev_revenue", "log_ev_revenue", "log_ev_revenue_margin", "median_ev_revenue", "geomean_ev_revenue")
+    fits, _ = rg.fit_all(f, names)
+    table = selection.compare_methods(fits, f, set(names)).set_index("spec")
+    nine = [t for t in f.index if t != "P9"]
+    own = {"ev_revenue": _rms(_loo_log_errors(f, (GROWTH,), False, f.index)),
+           "log_ev_revenue": _rms(_loo_log_errors(f, (GROWTH,), True, f.index)),
+           "log_ev_revenue_margin": _rms(_loo_log_errors(f, (GROWTH, "gross_margin"), True, nine))}
+    base = {"ev_revenue": _rms(_median_loo(f, f.index)), "log_ev_revenue": _rms(_median_loo(f, f.index)),
+            "log_ev_revenue_margin": _rms(_median_loo(f, nine))}
+    for name in own:
+        assert table.loc[name, "loo_rmse_log"] == pytest.approx(own[name], rel=1e-9)
+        assert table.loc[name, "baseline_rmse_log"] == pytest.approx(base[name], rel=1e-9)
+        assert table.loc[name, "beats_baseline"] == (own[name] < base[name])
+    # every candidate is refitted and scored on the 9 peers they all share
+    common = {"log_ev_revenue": _rms(_loo_log_errors(f, (GROWTH,), True, nine)),
+              "median_ev_revenue": _rms(_median_loo(f, nine))}
+    for name, value in common.items():
+        if table.loc[name, "candidate"]:
+            assert table.loc[name, "loo_rmse_log_common"] == pytest.approx(value, rel=1e-9)
+    errors = _loo_log_errors(f, (GROWTH,), True, f.index)
+    assert table.loc["log_ev_revenue", "loo_median_abs_log"] == pytest.approx(np.median(np.abs(errors)))
+    assert table.loc["log_ev_revenue", "loo_within_15pct"] == pytest.approx(np.mean(np.abs(np.exp(errors) - 1) <= 0.15))
 
 
-def test_a_negative_loo_prediction_is_an_infinite_log_error():
+def _synthetic(slope: float, seed: int, n: int = 14) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.linspace(0.1, 1.6, n)
+    return frame(g, np.exp(2.5 + slope * g + rng.normal(0, 0.3, n)))
+
+
+def test_a_zero_slope_selects_the_baseline_and_a_strong_slope_the_regression():
+    names = ("ev_revenue", "log_ev_revenue", "median_ev_revenue", "geomean_ev_revenue")
+    flat = _synthetic(0.0, seed=3)
+    fits, _ = rg.fit_all(flat, names)
+    assert abs(fits["log_ev_revenue"].params[GROWTH] / fits["log_ev_revenue"].bse[GROWTH]) < 2
+    chosen = selection.choose(selection.compare_methods(fits, flat, set(names)))
+    assert rg.SPECS[chosen].kind == "baseline"
+    steep = _synthetic(2.0, seed=3)
+    fits, _ = rg.fit_all(steep, names)
+    assert fits["log_ev_revenue"].params[GROWTH] / fits["log_ev_revenue"].bse[GROWTH] > 5
+    table = selection.compare_methods(fits, steep, set(names))
+    assert selection.choose(table) == "log_ev_revenue"
+    assert table.set_index("spec").at["log_ev_revenue", "beats_baseline"]
+
+
+def test_a_negative_loo_prediction_is_an_infinite_log_error_capped_in_the_score():
     # P5's 30× at 200 % growth makes the line steep, so P0 and P1, left out, are predicted < 0
     f = frame([0.1, 0.2, 0.3, 0.4, 0.5, 2.0], [1.0, 1.2, 1.1, 1.3, 1.2, 30.0])
     res = rg.fit(f, rg.SPECS["ev_revenue"])
     negative = res.loo_multiple <= 0
     assert list(res.loo_multiple.index[negative]) == ["P0", "P1"]
-    assert np.isinf(res.loo_log_errors[negative]).all() and res.loo_error == np.inf
-    assert np.isfinite(res.loo_log_errors[~negative]).all()
-
-
-def test_huber_fit_downweights_an_outlier(peers):
-    f = peers.copy()
-    f.iloc[0, f.columns.get_loc("ev_to_revenue_ltm")] = 200.0
-    ols = rg.fit(f, rg.SPECS["ev_revenue"])
-    hub = rg.fit(f, rg.SPECS["ev_revenue"], method="huber")
-    clean = rg.fit(peers, rg.SPECS["ev_revenue"])
-    assert abs(hub.params[GROWTH] - clean.params[GROWTH]) < abs(ols.params[GROWTH] - clean.params[GROWTH])
+    assert np.isinf(res.loo_log_errors[negative]).all()
+    assert res.loo_error == pytest.approx(_rms(res.loo_log_errors))
+    assert np.isfinite(res.loo_error) and res.loo_error > 0

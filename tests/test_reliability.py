@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -149,6 +150,10 @@ def test_a_newer_snapshot_file_moves_the_as_of_date_and_names_stale_peers(projec
     newer = project / "data" / "snapshots" / "2026-06-30.csv"
     newer.write_text("ticker,field,value,unit,date,published,source_url,note\n"
                      "NVDA,market_cap,5000000,USD millions,2026-06-30,2026-06-30,https://example.com/n,test\n")
+    # the bundled target is valued at its pricing date, whatever newer files hold
+    assert build(load_config(offline=True), write=False).as_of.isoformat() == "2026-05-13"
+    target = project / "data" / "targets" / "cerebras.toml"  # a target with no [analysis] date: the newest file
+    target.write_text(re.sub(r"\[analysis\]\nas_of = [0-9-]+\n", "", target.read_text()))
     result = build(load_config(offline=True), write=False)
     assert result.as_of.isoformat() == "2026-06-30"
     assert result.peers.loc["NVDA", "market_cap_date"].isoformat() == "2026-06-30"

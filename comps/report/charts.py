@@ -115,43 +115,14 @@ def _footnote(fig: Figure, result: BuildResult, extra: str = "", below=None) -> 
                     xytext=(4, -6), textcoords="offset points", **style)
 
 
-def place_labels(ax, xs, ys, texts, half_widths=None, fontsize: float = 9, color: str = "#222222") -> None:
-    """Label points without overlaps: try offsets around each point, keep the first whose box
-    clears every marker and every label already placed, else the least-overlapping one.
-    ``half_widths`` (points) is each marker's half width; 5 pt if not given."""
-    from matplotlib.transforms import Bbox
+def label_points(ax, xs, ys, texts, fontsize: float = 8.5) -> None:
+    """Label points without overlaps, each joined to its point by a thin leader line (adjustText)."""
+    from adjustText import adjust_text
 
-    ax.autoscale_view()  # final limits, so data-to-pixel transforms hold without a full draw
-    renderer = ax.figure.canvas.get_renderer()
-    px = renderer.points_to_pixels(1.0)
-    half = np.full(len(xs), 5.0) if half_widths is None else np.asarray(half_widths, dtype=float)
-    centers = ax.transData.transform(np.column_stack([xs, ys]))
-    placed = [Bbox.from_extents(cx - h * px, cy - 3 * px, cx + h * px, cy + 3 * px)
-              for (cx, cy), h in zip(centers, half, strict=True)]
-    offsets = [(6, 4), (6, -10), (-6, 4), (-6, -10), (0, 9), (0, -14), (12, 12), (-12, -16), (14, -2), (-14, -2)]
-    for i in np.argsort(ys)[::-1]:
-        best, best_overlap = None, None
-        for dx, dy in offsets:
-            dx = dx + np.sign(dx) * max(half[i] - 5, 0)  # start clear of wide markers
-            ann = ax.annotate(texts[i], (xs[i], ys[i]), xytext=(dx, dy), textcoords="offset points",
-                              fontsize=fontsize, color=color, ha="left" if dx >= 0 else "right")
-            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
-            overlap = sum(_area(box, b) for b in placed)
-            if best_overlap is None or overlap < best_overlap:
-                if best is not None:
-                    best[0].remove()
-                best, best_overlap = (ann, box), overlap
-            else:
-                ann.remove()
-            if overlap == 0:
-                break
-        placed.append(best[1])
-
-
-def _area(a, b) -> float:
-    w = min(a.x1, b.x1) - max(a.x0, b.x0)
-    h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return max(w, 0) * max(h, 0)
+    ax.autoscale_view()
+    labels = [ax.text(x, y, t, fontsize=fontsize, color="#222222") for x, y, t in zip(xs, ys, texts, strict=True)]
+    adjust_text(labels, x=np.asarray(xs, dtype=float), y=np.asarray(ys, dtype=float), ax=ax,
+                arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.6}, expand=(1.3, 1.5))
 
 
 def _times(v: float, _pos=None) -> str:
@@ -159,66 +130,69 @@ def _times(v: float, _pos=None) -> str:
 
 
 def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
-    """Peers' growth against the headline multiple, the fit with its 80/95 % prediction bands,
-    the target at each price point and its discounted fair value."""
+    """Peers' growth against the headline multiple (log scale), the target at each price point,
+    and what the headline method says: a regression's line and band, drawn only across the
+    peers' growth range, solid when its slope is significant and dashed when not; or the peer
+    distribution's median and interquartile range, with the log regression on growth dashed
+    for comparison."""
     import seaborn as sns
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    from comps.valuation import floor0, target_inputs
+    from comps.regression import GROWTH
+    from comps.valuation import band_level, target_inputs
 
     sv = result.specs[result.chosen]
-    fit, spec, peers = sv.fit, sv.fit.spec, result.peers
+    spec, peers = sv.fit.spec, result.peers
     x_t = target_inputs(result.target)
-    g_t = x_t[spec.growth]
+    g_t = x_t[GROWTH]
     colors = segment_colors(result)
+    line = sv.fit if spec.kind == "regression" else result.fits.get("log_ev_revenue" if spec.y == "ev_to_revenue_ltm"
+                                                                     else "log_ev_gross_profit")
     with styled():
         fig, ax = new_figure(10, 6.4)
-        in_fit = peers.index.isin(fit.tickers)
-        xs = peers.loc[in_fit, spec.growth].to_numpy(dtype=float)
-        lo, hi = np.nanmin(np.append(xs, g_t)), np.nanmax(np.append(xs, g_t))
-        grid = np.linspace(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 120)
-        preds = [fit.predict({**x_t, spec.growth: g}, (0.8, 0.95)) for g in grid]
-        for level, alpha in ((0.95, 0.12), (0.8, 0.22)):
-            ax.fill_between(grid * 100, [floor0(p.interval(level).pi_low) for p in preds],
-                            [p.interval(level).pi_high for p in preds], color="#4c72b0", alpha=alpha, lw=0,
-                            label=f"{level:.0%} prediction band")
-        ax.plot(grid * 100, [p.multiple for p in preds], color="#4c72b0", lw=2, label="fitted line")
-        fitted = peers.loc[in_fit]
-        sns.scatterplot(x=fitted[spec.growth] * 100, y=fitted[spec.y], hue=fitted["segment"].map(segment_label),
-                        palette={segment_label(s): c for s, c in colors.items()}, s=75, ax=ax, edgecolor="black",
+        fitted = peers.loc[peers.index.isin(sv.fit.tickers)]
+        xs = fitted[GROWTH].to_numpy(dtype=float)
+        title_fit = ""
+        if line is not None and line.spec.growth == GROWTH:
+            grid = np.linspace(xs.min(), xs.max(), 100)  # never beyond the peers' growth
+            level = result.config.headline_level
+            preds = [line.predict({**x_t, GROWTH: g}, (level,)) for g in grid]
+            significant = line.growth_p < result.config.weak_slope_p
+            style = "-" if significant else "--"
+            what = "significant" if significant else "not significant"
+            if line is sv.fit:
+                ax.fill_between(grid * 100, [p.interval(level).pi_low for p in preds],
+                                [p.interval(level).pi_high for p in preds], color="#4c72b0", alpha=0.15, lw=0,
+                                label=f"{level:.0%} prediction band (peers' growth range only)")
+            ax.plot(grid * 100, [p.multiple for p in preds], color="#4c72b0", lw=1.8, ls=style,
+                    label=f"{line.spec.label}: R² {line.rsquared:.2f}, slope p = {line.growth_p:.2f} ({what})")
+            title_fit = f"; growth slope {what}"
+        if spec.kind == "baseline":
+            iv = sv.prediction.interval(band_level(sv.fit, result.config.headline_level))
+            ax.axhspan(iv.pi_low, iv.pi_high, color="#999999", alpha=0.15, lw=0, label="peers' interquartile range")
+            ax.axhline(sv.prediction.multiple, color="#555555", lw=1.2,
+                       label=f"peer {spec.stat.replace('geomean', 'geometric mean')} {_times(sv.prediction.multiple)}")
+        sns.scatterplot(x=fitted[GROWTH] * 100, y=fitted[spec.y], hue=fitted["segment"].map(segment_label),
+                        palette={segment_label(s): c for s, c in colors.items()}, s=70, ax=ax, edgecolor="black",
                         linewidth=0.5, zorder=3)
         named = fitted.nlargest(max_labels, "market_cap_usd") if len(fitted) > max_labels else fitted
         head = result.headline
         for kind, color in KIND_COLORS.items():
             pts = head[head["kind"] == kind]
             if len(pts):
-                ax.scatter([g_t * 100] * len(pts), pts["implied_multiple"], marker="_", s=500, lw=2.5,
-                           color=color, zorder=4, label=f"{result.target.ticker} at the {KIND_NAMES[kind]} price")
-        fair = sv.prediction.multiple * (1 - sv.discount.discount)
-        ax.scatter([g_t * 100], [fair], marker="D", s=90, color="#2ca02c", edgecolor="black", zorder=5,
-                   label=f"{result.target.ticker} fair value ({sv.discount.discount:.0%} concentration discount)")
-        labels_x = [*named[spec.growth] * 100, *[g_t * 100] * len(head), g_t * 100]
-        labels_y = [*named[spec.y], *head["implied_multiple"], fair]
-        texts = [*named.index, *(f"${p:,.0f}" for p in head["price_usd"]),
-                 f"fair ${sv.fair_price(sv.prediction.multiple):,.0f}"]
-        half_widths = [5.0] * len(named) + [12.0] * len(head) + [6.0]  # dots, price bars (s=500), diamond
-        if spec.log_y:
-            ax.set_yscale("log")
-            ax.yaxis.set_major_formatter(FuncFormatter(_times))
-            ax.yaxis.set_minor_formatter(NullFormatter())
-        else:
-            ax.yaxis.set_major_formatter(FuncFormatter(_times))
-            ax.set_ylim(bottom=0)
-        ax.set_xlabel("Revenue growth, year on year (%)" if spec.growth == "revenue_growth"
-                      else "Revenue growth, next twelve months (%)")
-        ax.set_ylabel(spec.y_label + (" (log scale)" if spec.log_y else ""))
-        ax.set_title(f"{result.target.name} at each price point against the peers: {spec.y_label}, n = {fit.n}")
-        place_labels(ax, np.array(labels_x), np.array(labels_y), texts, half_widths)
-        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False)
-        extra = " Gross margin held at the target's." if len(spec.x) > 1 else ""
-        _footnote(fig, result, f"Bands: where a new peer with this growth would trade (OLS prediction intervals, "
-                               f"floored at 0×).{extra}" + (f" Target EV: {result.target.ev_assumption}"
-                                                             if result.target.net_cash_usd is None else ""), legend)
+                ax.scatter([g_t * 100] * len(pts), pts["implied_multiple"], marker="_", s=400, lw=2.5, color=color,
+                           zorder=4, label=f"{result.target.ticker} {KIND_NAMES[kind]}: "
+                           + ", ".join(f"${p:,.0f}" for p in pts["price_usd"]))
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(_times))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("Revenue growth, year on year (%)")
+        ax.set_ylabel(f"{spec.y_label} (log scale)")
+        ax.set_title(f"{result.target.name} against the peers: {spec.y_label}, n = {sv.fit.n}{title_fit}")
+        label_points(ax, named[GROWTH] * 100, named[spec.y], list(named.index))
+        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+        _footnote(fig, result, f"{result.target.ticker} sits at its own growth ({g_t:.0%}); its multiple at each "
+                               "price uses the EV bridge of the target file.", legend)
     return fig
 
 
@@ -254,55 +228,57 @@ def peer_bars(result: BuildResult, max_bars: int = 40) -> Figure:
 
 
 def football_field(result: BuildResult) -> Figure:
-    """Fair value per share by method, with the IPO range, priced and first-close lines."""
-    rows = []
-    for sv in result.specs.values():
-        p, label = sv.prediction, sv.fit.spec.label
-        i95, i80 = p.interval(0.95), p.interval(0.8)
-        boot = np.percentile(sv.fair_price(sv.bootstrap), [5, 95]) if sv.bootstrap.size else (np.nan, np.nan)
-        mid = sv.fair_price(p.multiple)
-        rows.append((f"{label}\n95 % prediction interval", sv.fair_price(i95.pi_low), sv.fair_price(i95.pi_high),
-                     mid, "#a6bddb"))
-        rows.append(("80 % prediction interval", sv.fair_price(i80.pi_low), sv.fair_price(i80.pi_high), mid, "#3690c0"))
-        rows.append(("fitted line, parameter bootstrap 5–95 %", boot[0], boot[1], mid, "#74c476"))
+    """Value per share by method, one bar each (the headline method marked): the peer
+    EV/Revenue interquartile range on top, then each method's band (the peers' interquartile
+    range for the peer distribution, the prediction interval for a regression) as break-even
+    prices, against the IPO price points. Bars beyond the axis end in an arrow and their value."""
+    from comps.valuation import band_level
+
     pv = result.peer_values.set_index("method")["fair_price_usd"]
-    rows.append(("Peer EV/Revenue Q1 to Q3\n(no regression, no discount)", pv["peer Q1"], pv["peer Q3"],
-                 pv["peer median"], "#fdae6b"))
+    rows = [("Peer EV/Revenue, Q1 to Q3 (no discount)", pv["peer Q1"], pv["peer Q3"], pv["peer median"], "#fdae6b")]
+    for name, sv in result.specs.items():
+        iv = sv.prediction.interval(band_level(sv.fit, result.config.headline_level))
+        star = "★ " if name == result.chosen else ""
+        what = "IQR" if sv.fit.spec.kind == "baseline" else f"{result.config.headline_level:.0%} band"
+        rows.append((f"{star}{sv.fit.spec.title} ({what})", sv.breakeven(iv.pi_low), sv.breakeven(iv.pi_high),
+                     sv.breakeven(), "#3690c0" if name == result.chosen else "#a6bddb"))
+    head = result.headline
+    right = 1.15 * float(head["price_usd"].max())
     with styled():
-        fig, ax = new_figure(10, 0.46 * len(rows) + 2.2)
-        right = 1.4 * float(result.headline["price_usd"].max())  # clip runaway bands; label their end
+        fig, ax = new_figure(10, 0.5 * len(rows) + 2.4)
         for i, (_, lo, hi, mid, color) in enumerate(rows):
             lo_c, hi_c = max(lo, 0.0), min(hi, right)
-            if lo_c >= right:  # the whole band lies beyond the axis: say where
-                ax.text(right, i, f"${lo:,.0f} to ${hi:,.0f} →", va="center", ha="right", fontsize=8)
+            if lo_c >= right:  # the whole bar lies beyond the axis: say where
+                ax.annotate(f"${lo:,.0f} to ${hi:,.0f} →", (right, i), ha="right", va="center", fontsize=8)
                 continue
-            ax.barh(i, hi_c - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.62)
-            if mid < right:
-                ax.plot([max(mid, 0), max(mid, 0)], [i - 0.31, i + 0.31], color="black", lw=1.5)
+            ax.barh(i, hi_c - lo_c, left=lo_c, color=color, edgecolor="black", lw=0.4, height=0.6)
+            if 0 <= mid < right:
+                ax.plot([mid, mid], [i - 0.3, i + 0.3], color="black", lw=1.5)
             if hi > right:
-                ax.text(right, i, f" → ${hi:,.0f}", va="center", ha="right", fontsize=8)
+                ax.annotate(f"→ ${hi:,.0f}", (right, i), ha="right", va="center", fontsize=8)
         ax.set_xlim(0, right)
-        ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=8.5)
+        ax.set_yticks(range(len(rows)), [textwrap.fill(r[0], 38) for r in rows], fontsize=8.5)
         ax.invert_yaxis()
-        head = result.headline
         for kind, color in KIND_COLORS.items():
             pts = head[head["kind"] == kind]["price_usd"]
             if len(pts) > 1:
                 ax.axvspan(pts.min(), pts.max(), color=color, alpha=0.15,
                            label=f"{KIND_NAMES[kind]} ${pts.min():,.0f}–{pts.max():,.0f}")
             elif len(pts) == 1:
-                ax.axvline(pts.iloc[0], color=color, lw=2, label=f"{KIND_NAMES[kind]} ${pts.iloc[0]:,.2f}")
-        ax.set_xlabel("Fair value per share (USD); the concentration discount applies to the regression rows")
-        ax.set_title(f"{result.target.name}: fair value per share by method against the IPO prices")
+                ax.axvline(pts.iloc[0], color=color, lw=2, ls="-" if kind != "trading" else ":",
+                           label=f"{KIND_NAMES[kind]} ${pts.iloc[0]:,.2f}")
+        ax.set_xlabel("Value per share (USD): the offer price at which the deal is fair for each multiple")
+        ax.set_title(f"{result.target.name}: value per share by method against the IPO prices")
         legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False)
-        _footnote(fig, result, "Bars start at $0 where a linear fit's lower bound is negative.", legend)
+        _footnote(fig, result, "★ the headline method. Black ticks: each method's fair value. The concentration "
+                               "discount applies to every method's bar, not to the peer quartile bar.", legend)
     return fig
 
 
 def sensitivity_heatmap(result: BuildResult) -> Figure:
-    """Fair price per share over concentration discount × target growth (headline spec),
-    coloured on a diverging scale centred on the price: red below it, blue above, the depth
-    of colour the ratio of fair price to price (symmetric in log terms)."""
+    """Break-even price per share over the multiple applied × concentration discount (headline
+    method), coloured on a diverging scale centred on the price: red below it, blue above, the
+    depth of colour the ratio of break-even to price (symmetric in log terms)."""
     import seaborn as sns
     from matplotlib.colors import TwoSlopeNorm
 
@@ -312,25 +288,24 @@ def sensitivity_heatmap(result: BuildResult) -> Figure:
     values = grid.to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
         ratio = np.log(np.maximum(values, 1e-9) / price)
-    limit = max(float(np.nanmax(np.abs(np.clip(ratio, -5, 5)))), 0.1)
+    limit = max(float(np.nanmax(np.abs(np.clip(ratio, -3, 3)))), 0.1)
     annotations = np.vectorize(lambda v: f"${v:,.0f}")(values)
+    spec = result.fits[result.chosen].spec
     with styled():
-        fig, ax = new_figure(9, 5.8)
+        fig, ax = new_figure(9, 0.45 * len(grid) + 2.6)
         sns.heatmap(np.clip(ratio, -limit, limit), annot=annotations, fmt="", cmap="RdBu", ax=ax,
                     norm=TwoSlopeNorm(vmin=-limit, vcenter=0.0, vmax=limit), linewidths=0.5, linecolor="white",
-                    xticklabels=[f"{d:.0%}" for d in grid.columns], yticklabels=[f"{g:.0%}" for g in grid.index],
-                    annot_kws={"fontsize": 10}, cbar_kws={"label": "fair price per share (USD)"})
+                    xticklabels=[f"{d:.0%}" for d in grid.columns], yticklabels=[_times(m) for m in grid.index],
+                    annot_kws={"fontsize": 9}, cbar_kws={"label": "break-even price per share (USD)"})
         bar = ax.collections[0].colorbar
         ticks = np.linspace(-limit, limit, 5)
         bar.set_ticks(ticks, labels=[f"${price * math.exp(t):,.0f}" for t in ticks])
-        ax.tick_params(axis="y", labelrotation=0)
-        ax.tick_params(axis="x", labelrotation=0)
+        ax.tick_params(axis="both", labelrotation=0)
         ax.set_xlabel("concentration discount")
-        ax.set_ylabel("target revenue growth")
-        spec = result.fits[result.chosen].spec
-        below = int((values < price).sum())
-        ax.set_title(f"Fair price by growth and discount on {spec.label};\ncolour centred on the ${price:,.0f} IPO price")
-        _footnote(fig, result, f"{below} of {values.size} cells are below the ${price:,.0f} price (red).")
+        ax.set_ylabel(f"{spec.y_label} applied")
+        ax.set_title(f"The price each {spec.y_label} justifies, by discount;\ncolour centred on the ${price:,.0f} price")
+        _footnote(fig, result, "Rows: the peers' quartiles and maximum, the headline method's fair multiple, and the "
+                               "multiple each IPO price implies.")
     return fig
 
 
@@ -345,8 +320,8 @@ def influence_chart(result: BuildResult) -> Figure:
         thr = result.config.influence_threshold * 100
         for v in (-thr, thr):
             ax.axvline(v, color="black", ls=":", lw=1)
-        ax.set_xlabel("change in the fair price when the peer is left out (%)")
-        ax.set_title(f"Leave-one-out influence on the fair price ({result.fits[result.chosen].spec.label})")
+        ax.set_xlabel("change in the break-even price when the peer is left out (%)")
+        ax.set_title(f"Leave-one-out influence: {result.fits[result.chosen].spec.title}")
         _footnote(fig, result, "Red: moves the fair price by more than the threshold or flips a verdict.")
     return fig
 

@@ -137,56 +137,67 @@ def _comps(book: _Book, frame: pd.DataFrame) -> None:
 
 
 def _valuation(book: _Book, result: BuildResult) -> None:
-    """Inputs, then one row per price point whose market cap, EV and multiples are formulas of
-    the price typed in column B. Formulas carry their computed values."""
+    """Inputs, then one row per price point whose market cap, net cash, EV, multiples, fair price
+    and checklist signal are formulas of the price typed in column B and of the inputs (the
+    discount included). Formulas carry their computed values."""
     ws = book.wb.add_worksheet("Valuation")
     sv = result.specs[result.chosen]
     t = result.target
-    base_label = sv.fit.spec.y_label
-    inputs = [("Shares after the offering", sv.shares, "count"), ("Net cash (assumed, USD)", sv.net_cash_usd, "money"),
+    y = sv.fit.spec.y_label
+    band = sv.prediction.interval(0.5 if sv.fit.spec.kind == "baseline" else result.config.headline_level)
+    walk = t.checklist.walk_away_market_cap_usd
+    inputs = [("Shares after the offering (basic)", sv.shares, "count"),
+              ("Pre-offering net cash (USD)", sv.terms.pre_net_cash, "money"),
+              ("Net proceeds per $1 of offer price (shares)", sv.terms.per_dollar_high, "count"),
               (f"Revenue {t.fiscal_label} (USD)", t.revenue_usd.value, "money"),
-              (f"Base of {base_label} (USD)", sv.base_usd, "money"),
+              (f"Base of {y} (USD)", sv.base_usd, "money"),
+              (f"Fair {y}, before the discount ({sv.fit.spec.title})", sv.prediction.multiple, "multiple"),
               ("Concentration discount", sv.discount.discount, "percent"),
-              (f"Fair {base_label}, discounted", sv.prediction.multiple * (1 - sv.discount.discount), "multiple")]
-    ws.write_string(0, 0, "Inputs (change a price in column B and the row recalculates)", book.bold)
+              (f"Band top, before the discount ({result.headline['band'].iloc[0]})", band.pi_high, "multiple"),
+              ("Walk-away market cap (USD; blank: none)", walk[0] if walk else None, "money")]
+    ws.write_string(0, 0, "Inputs (blue cells: type over them and every row recalculates)", book.bold)
     for i, (name, v, k) in enumerate(inputs, start=1):
         ws.write_string(i, 0, name)
-        ws.write_number(i, 1, float(v), book.formats[k])
-    shares, cash, rev, base, _disc, fair_m = (f"$B${i}" for i in range(2, 8))
+        if v is None:
+            ws.write_blank(i, 1, None, book.input)
+        else:
+            ws.write_number(i, 1, float(v), book.input if k in ("percent", "multiple", "money") else book.formats[k])
+    shares, pre, per_dollar, rev, base, fair_m, disc, band_top, walk_cell = (f"$B${i}" for i in range(2, 11))
     top = len(inputs) + 2
-    headers = ["Price point", "Price", "Market cap", "EV", f"EV/Revenue {t.fiscal_label}", f"{base_label} at the price",
-               "Fair price", "Premium to fair", "Verdict (at build)"]
+    headers = ["Price point", "Price", "Market cap", "Net cash", "EV", f"EV/Revenue {t.fiscal_label}", f"{y} at the price",
+               "Fair price", "Premium to fair", "Checklist"]
     for j, h in enumerate(headers):
         ws.write_string(top, j, h, book.head)
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, len(headers) - 1, 16)
-    fair_price = float(sv.fair_price(sv.prediction.multiple))
+    ws.set_column(0, 0, 44)
+    ws.set_column(1, len(headers) - 1, 15)
     for i, (_, r) in enumerate(result.headline.iterrows(), start=top + 1):
         n = i + 1  # Excel's 1-based row
         price = float(r["price_usd"])
         ws.write_string(i, 0, str(r["price_point"]))
         ws.write_number(i, 1, price, book.input)
-        mcap, ev = price * sv.shares, price * sv.shares - sv.net_cash_usd
-        ws.write_formula(i, 2, f"=B{n}*{shares}", book.formats["money"], mcap)
-        ws.write_formula(i, 3, f"=C{n}-{cash}", book.formats["money"], ev)
-        ws.write_formula(i, 4, f"=D{n}/{rev}", book.formats["multiple"], ev / t.revenue_usd.value)
-        ws.write_formula(i, 5, f"=D{n}/{base}", book.formats["multiple"], ev / sv.base_usd)
-        ws.write_formula(i, 6, f"=({fair_m}*{base}+{cash})/{shares}", book.formats["price"], fair_price)
-        ws.write_formula(i, 7, f"=B{n}/G{n}-1", book.formats["percent"], price / fair_price - 1 if fair_price > 0 else 0)
-        ws.write_string(i, 8, str(r["verdict"]))
+        ws.write_formula(i, 2, f"=B{n}*{shares}", book.formats["money"], r["market_cap_usd"])
+        ws.write_formula(i, 3, f"={pre}+B{n}*{per_dollar}", book.formats["money"], r["net_cash_usd"])
+        ws.write_formula(i, 4, f"=C{n}-D{n}", book.formats["money"], r["enterprise_value_usd"])
+        ws.write_formula(i, 5, f"=E{n}/{rev}", book.formats["multiple"], r["ev_to_revenue_ltm"])
+        ws.write_formula(i, 6, f"=E{n}/{base}", book.formats["multiple"], r["implied_multiple"])
+        ws.write_formula(i, 7, f"=({fair_m}*(1-{disc})*{base}+D{n})/{shares}", book.formats["price"], r["fair_price_usd"])
+        ws.write_formula(i, 8, f"=B{n}/H{n}-1", book.formats["percent"], r["premium_to_fair"])
+        signal = result.checklist.set_index("price_point").at[r["price_point"], "signal"].split(" (")[0]
+        ws.write_formula(i, 9, f'=IF(AND(ISNUMBER({walk_cell}),C{n}>={walk_cell}),"walk away",'
+                               f'IF(G{n}>{band_top}*(1-{disc}),"wait","follow"))', None, signal)
     ws.freeze_panes(top + 1, 1)
 
 
 def _sensitivity(book: _Book, result: BuildResult) -> None:
     ws = book.wb.add_worksheet("Sensitivity")
     grid = result.sensitivity
-    ws.write_string(0, 0, "Fair price per share (USD) by target growth (rows) and concentration discount (columns)",
-                    book.bold)
-    ws.write_string(1, 0, "Target growth", book.head)
+    ws.write_string(0, 0, f"Break-even price per share (USD) by the {result.fits[result.chosen].spec.y_label} applied "
+                          "(rows) and the concentration discount (columns)", book.bold)
+    ws.write_string(1, 0, "Multiple applied", book.head)
     for j, d in enumerate(grid.columns, start=1):
         ws.write_number(1, j, float(d), book.formats["percent"])
     for i, (g, row) in enumerate(grid.iterrows(), start=2):
-        ws.write_number(i, 0, float(g), book.formats["percent"])
+        ws.write_number(i, 0, float(g), book.formats["multiple"])
         for j, v in enumerate(row, start=1):
             ws.write_number(i, j, float(v), book.formats["price"])
     price = float(result.headline.loc[result.headline["kind"] == "priced", "price_usd"].iloc[0]) \

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from comps.report import fmt
-from comps.report.story import verdict_sentence
+from comps.report.story import (
+    believe_line,
+    method_support,
+    probability_sentence,
+    verdict_sentence,
+)
 from comps.report.summary import key_figures
 from comps.report.tables import (
     COMPS_COLUMNS,
@@ -150,40 +155,43 @@ def html_report(result: BuildResult, frames: dict[str, pd.DataFrame]) -> str:
                     for k, v in key_figures(result))
     warnings = "".join(f"<li>{e(w)}</li>" for w in result.warnings) or "<li>none</li>"
     citations = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in result.config.concentration.citations.items())
-    level = f"{result.config.headline_level:.0%}"
-    spec_sens = result.spec_sensitivity.rename(index={s: result.fits[s].spec.label for s in result.spec_sensitivity.index})
+    spec_sens = result.spec_sensitivity.rename(index={s: result.fits[s].spec.title for s in result.spec_sensitivity.index})
     spec_sens.index.name = "spec"
     parts = [
         f"<h1>{e(t.name)} ({e(t.ticker)}): IPO prices against listed peers</h1>",
         f'<p class="verdict" id="verdict">{e(verdict_sentence(result))}</p>',
+        f'<p class="support">{e(method_support(result)[0].upper() + method_support(result)[1:])}. '
+        f"{e(probability_sentence(result))}.</p>",
+        f'<p class="believe" id="believe">{e(believe_line(result))}.</p>',
         f'<div class="figures">{cards}</div>',
-        "<h2>Trading comps</h2>", comps_gt(result, frames["comps"]),
+        "<h2>Every price point</h2>", formatted_table(headline_display(result)),
+        f'<p class="small">{e(result.verdict_note)} Date check: {e(result.date_note)}.</p>',
         "<h2>The price points against the peers</h2>",
-        chart("scatter_growth_multiple", f"Peers' growth against {sv.fit.spec.y_label}, the fitted line with its "
-                                         f"80 % and 95 % prediction bands, and {t.ticker} at each price point"),
-        chart("football_field", "Fair value per share by method against the IPO prices"),
-        f"<h2>Every price point on the headline spec: {e(sv.fit.spec.label)}</h2>",
-        formatted_table(headline_display(result)),
-        f'<p class="small">Band: the {level} prediction interval of a peer with {e(t.ticker)}\'s growth, after the '
-        "concentration discount, floored at $0. Probability: where such a peer's value would fall, not "
-        "the uncertainty of the fitted line alone.</p>",
+        chart("peer_multiples", "Peer EV/Revenue against the target's price points"),
+        chart("football_field", "Value per share by method against the IPO prices"),
+        chart("scatter_growth_multiple", f"Peers' growth against {sv.fit.spec.y_label}, with {t.ticker} at each "
+                                         "price point"),
+        "<h2>Trading comps</h2>", comps_gt(result, frames["comps"]),
         details(f"Warnings ({len(result.warnings)})", f'<ul class="warn">{warnings}</ul>'),
         details("Checklist (follow / wait / walk away)", table(result.checklist)),
         details("Price points against the peer distribution (no regression)", table(frames["peer_distribution"])),
-        details("Date robustness", f'<p class="small">{e(result.robustness_note)}.</p>'
-                + (table(result.robustness) if not result.robustness.empty else "")),
-        details("Specs compared", table(frames["regression"]) + table(frames["coefficients"])),
-        details("Fair value intervals", table(frames["intervals"])),
-        details("Influence: each peer left out", chart("influence", "Change in the fair price when each peer is "
-                                                                     "left out") + table(frames["influence"])),
-        details("Sensitivity: fair price by growth and discount",
-                chart("sensitivity_heatmap", "Fair price per share by target growth and concentration discount")
-                + table(grid(result.sensitivity, "fair_price_usd", "Target growth", "Discount"))
-                + table(grid(spec_sens, "fair_price_usd", "Spec", "Discount"))),
+        details("Methods compared, leave one out", table(frames["regression"]) + table(frames["coefficients"])),
+        details("Leverage: which peers carry each slope", table(result.leverage) if not result.leverage.empty else ""),
+        details("Verdict robustness", f'<p class="small">{e(result.verdict_note)}</p>' + table(result.verdicts)),
+        details("Date check: stale peers rolled forward", f'<p class="small">{e(result.date_note)}.</p>'
+                + (table(result.date_check) + table(result.rolls) if not result.date_check.empty else "")),
+        details("EV bridge at each price", table(result.bridge)),
+        details("Value intervals by method", table(frames["intervals"])),
+        details("Influence: each peer left out", chart("influence", "Change in the break-even price when each peer "
+                                                                     "is left out") + table(frames["influence"])),
+        details("Sensitivity: break-even price by multiple and discount",
+                chart("sensitivity_heatmap", "Break-even price per share by the multiple applied and the discount")
+                + table(grid(result.sensitivity, "breakeven_price_usd", "Multiple applied", "Discount"))
+                + table(grid(spec_sens, "breakeven_price_usd", "Method", "Discount"))),
         details("Concentration discount and its assumptions",
-                table(frames["concentration"]) + table(result.discount_range) + f"<ul class='small'>{citations}</ul>"),
-        details("Peer multiples", chart("peer_multiples", "Peer EV/Revenue against the target's price points")
-                + table(result.peers[PEER_DISPLAY])),
+                table(frames["concentration"]) + table(result.discount_range) + table(frames["discount_grid"])
+                + f"<ul class='small'>{citations}</ul>"),
+        details("Peers", table(result.peers[PEER_DISPLAY])),
         details("Sources", "<h3>Target</h3>" + table(frames["sources_target"], links="source")
                 + "<h3>Peers</h3>" + table(frames["sources_peers"], links="source_url")),
         *([details("Live refresh problems", table(result.refresh))] if not result.refresh.empty else []),

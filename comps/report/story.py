@@ -1,13 +1,14 @@
-"""The build's conclusion in words: the one-line verdict that opens every output, and what the
-peers can and cannot support. Pure functions of a BuildResult."""
+"""The build's conclusion in words: the verdict that opens every output, what the method can and
+cannot support, and what a price asks the reader to believe. Pure functions of a BuildResult."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from comps.report.fmt import multiple, usd
+from comps.report.fmt import money, multiple, percent, probability_headline, usd
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
@@ -24,32 +25,27 @@ def headline_point(result: BuildResult) -> pd.Series:
     return head.iloc[-1]
 
 
-def fit_support(result: BuildResult) -> str:
-    """How much the peer regression supports, in words, with R², n and the growth slope's p."""
-    f = result.fits[result.chosen]
-    p, r2, weak = f.growth_p, f.rsquared, result.config.weak_slope_p
-    what = f"on {f.spec.label} (n = {f.n}), R² is {r2:.2f}"
-    if p < weak:
-        return (f"growth is priced: {what} and the growth slope is significant (HC3 p = {p:.2f}), so the fit "
-                "gives a fair value with a prediction band")
-    strength = "barely explain" if r2 < 0.3 else "only partly explain"
-    return (f"the peers {strength} their multiples: {what} and growth is not priced (HC3 p = {p:.2f}), so the "
-            "answer is a comparison with the peer distribution, not a fair value")
-
-
-def distribution_row(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> pd.Series:
-    """One price point's row of the peer-distribution table for one multiple."""
+def distribution_row(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> pd.Series | None:
+    """One price point's row of the peer-distribution table for one multiple (None if absent)."""
     dist = result.peer_distribution
-    return dist[(dist["multiple"] == column) & (dist["price_point"] == price_point)].iloc[0]
+    rows = dist[(dist["multiple"] == column) & (dist["price_point"] == price_point)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def checklist_row(result: BuildResult, price_point: str) -> pd.Series:
+    return result.checklist.set_index("price_point").loc[price_point]
 
 
 def signal(result: BuildResult, price_point: str) -> str:
-    """The checklist's signal at one price point."""
-    return result.checklist.set_index("price_point").loc[price_point, "signal"]
+    """The checklist's signal at one price point, on basic shares (and fully diluted if it differs)."""
+    r = checklist_row(result, price_point)
+    if r["signal_diluted"] != r["signal"]:
+        return f"{r['signal']} on basic shares, {r['signal_diluted']} fully diluted"
+    return str(r["signal"])
 
 
 def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> str:
-    """'above all 13 peers (median 19.1×, range 0.8-97.9×)' for one price point."""
+    """'above all 13 peers (median 18.5×, range 0.8× to 59.1×)' for one price point."""
     row = distribution_row(result, price_point, column)
     n, pct = int(row["n"]), float(row["peer_percentile"])
     at = round(pct * n)
@@ -59,11 +55,81 @@ def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_re
             f"{multiple(row['peer_max'])})")
 
 
+def walk_away_headroom(result: BuildResult, price_point: str) -> str:
+    """'$0.2B below the $40B walk-away line (fully diluted $56.4B: above it)', or ''."""
+    band = result.target.checklist.walk_away_market_cap_usd
+    if band is None:
+        return ""
+    r = checklist_row(result, price_point)
+    basic, diluted = r["market_cap_usd"], r["market_cap_diluted_usd"]
+
+    def side(mcap: float) -> str:
+        gap = band[0] - mcap
+        return f"{money(abs(gap))} {'below' if gap > 0 else 'above'} the {money(band[0])} walk-away line"
+
+    text = f"market cap {money(basic)}, {side(basic)}"
+    if not math.isclose(diluted, basic):
+        text += f"; fully diluted {money(diluted)}, {side(diluted)}"
+    return text
+
+
 def verdict_sentence(result: BuildResult) -> str:
-    """The one sentence that opens the report: the priced multiple against the peers, what the
-    peers support, and the checklist's signal."""
+    """The sentence that opens the report: the priced multiples against the peers, and the
+    checklist's signal with its walk-away headroom."""
     p = headline_point(result)
     t = result.target
+    gp = distribution_row(result, p["price_point"], "ev_to_gross_profit_ltm")
+    rev = distribution_row(result, p["price_point"])
+    times_median = p["ev_to_revenue_ltm"] / rev["peer_median"]
+    gp_text = f" and {multiple(gp['implied_multiple'])} gross profit" if gp is not None else ""
+    headroom = walk_away_headroom(result, p["price_point"])
     return (f"At {usd(p['price_usd'])} ({p['price_point'].lower()}, {p['price_date']}), {t.name} is valued at "
-            f"{multiple(p['ev_to_revenue_ltm'])} {t.fiscal_label} revenue, {peer_position(result, p['price_point'])}; "
-            f"{fit_support(result)}; checklist: {signal(result, p['price_point'])}.")
+            f"{multiple(p['ev_to_revenue_ltm'])} {t.fiscal_label} revenue{gp_text}, {times_median:.1f} times the peer "
+            f"median EV/Revenue and {peer_position(result, p['price_point']).split(' (')[0]}; checklist: "
+            f"{signal(result, p['price_point'])}{f' ({headroom})' if headroom else ''}.")
+
+
+def method_support(result: BuildResult) -> str:
+    """What the peers support, with the evidence: which method won out of sample and why."""
+    sv = result.specs[result.chosen]
+    f = sv.fit
+    regressions = result.methods[result.methods["kind"] == "regression"]
+    beat = regressions[regressions["beats_baseline"]]
+    margin = result.fits.get("log_ev_revenue_margin")
+    margin_text = ""
+    if margin is not None and margin.spec.kind == "regression" and "gross_margin" in margin.pvalues:
+        margin_text = (f"; gross margin explains much of them (R² {margin.rsquared:.2f}, margin p = "
+                       f"{margin.pvalues['gross_margin']:.2f}, n = {margin.n})")
+    if result.headline_is_baseline:
+        lead = ("no regression beats the peer distribution out of sample" if beat.empty else
+                f"{len(beat)} regression(s) beat the peer median on their own peers, but not the peer distribution "
+                "on the peers all methods share")
+        return (f"{lead}: the growth slope is weak in every spec{margin_text}, so the answer is where the price "
+                f"sits among the peers, on the {f.spec.title.lower()} ({multiple(sv.prediction.multiple)}, "
+                f"n = {f.n}, leave-one-out error {result.methods.set_index('spec').at[result.chosen, 'loo_rmse_log']:.2f} "
+                "in log terms), not a regression's fair value")
+    return (f"{f.spec.title} beats the peer median out of sample (R² {f.rsquared:.2f}, n = {f.n}, growth slope "
+            f"HC3 p = {f.growth_p:.2f}), so it supplies the fair value, with its prediction band")
+
+
+def probability_sentence(result: BuildResult) -> str:
+    """P(a peer like it is valued below the headline price), rounded with its range."""
+    p = headline_point(result)
+    return (f"P(a peer like {result.target.ticker} is valued below {usd(p['price_usd'])}) is "
+            f"{probability_headline(p['p_peer_below_price'], p['p_low'], p['p_high'])}")
+
+
+def believe_line(result: BuildResult) -> str:
+    """What the headline price needs, with no slope: the revenue at which the peer median and
+    upper-quartile EV/Revenue would justify it, and the years of current growth that takes."""
+    p = headline_point(result)
+    rev = distribution_row(result, p["price_point"])
+    t = result.target
+    g = t.revenue_growth
+    needed = {q: p["enterprise_value_usd"] / rev[col] for q, col in (("median", "peer_median"), ("upper quartile", "peer_q3"))}
+    years = math.log(needed["median"] / t.revenue_usd.value) / math.log(1 + g) if g > 0 else math.nan
+    return (f"To be worth {usd(p['price_usd'])} at the peer median {multiple(rev['peer_median'])} EV/Revenue, "
+            f"{t.name} needs {money(needed['median'])} of revenue, {needed['median'] / t.revenue_usd.value:.1f} times "
+            f"its {t.fiscal_label}" + (f", about {years:.1f} years at its current {percent(g, 0)} growth" if math.isfinite(years)
+                                        else "") +
+            f"; at the peer upper quartile ({multiple(rev['peer_q3'])}) it needs {money(needed['upper quartile'])}")

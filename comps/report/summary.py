@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from comps.report import fmt
 from comps.report.story import (
+    believe_line,
+    checklist_row,
     distribution_row,
-    fit_support,
     headline_point,
+    method_support,
+    probability_sentence,
     signal,
     verdict_sentence,
 )
@@ -31,54 +33,61 @@ def key_figures(result: BuildResult) -> list[tuple[str, str]]:
     """The strip of figures under the verdict: (label, value)."""
     p = headline_point(result)
     row = distribution_row(result, p["price_point"])
+    gp = distribution_row(result, p["price_point"], "ev_to_gross_profit_ltm")
     sv = result.specs[result.chosen]
-    return [
+    chk = checklist_row(result, p["price_point"])
+    figures = [
         (p["price_point"], fmt.usd(p["price_usd"])),
-        ("Market cap", fmt.money(p["market_cap_usd"])),
+        ("Market cap (basic / fully diluted)", f"{fmt.money(p['market_cap_usd'])} / {fmt.money(chk['market_cap_diluted_usd'])}"),
         (f"EV/Revenue {result.target.fiscal_label}", fmt.multiple(p["ev_to_revenue_ltm"])),
-        (f"Peer median (n = {int(row['n'])})", fmt.multiple(row["peer_median"])),
-        ("Peer percentile", fmt.percent(row["peer_percentile"], 0)),
-        ("P(peer like it below the price)", fmt.probability(p["p_peer_below_price"])),
-        (f"Fit R² ({sv.fit.spec.y_label})", f"{sv.fit.rsquared:.2f}"),
-        ("Concentration discount", fmt.percent(sv.discount.discount)),
+        (f"Peer median EV/Revenue (n = {int(row['n'])})", fmt.multiple(row["peer_median"])),
+        ("Premium to the peer median", fmt.cell("premium_to_peer_median", row["premium_to_peer_median"])),
+    ]
+    if gp is not None:
+        figures.append(("EV/Gross profit vs peer median", f"{fmt.multiple(gp['implied_multiple'])} vs "
+                                                          f"{fmt.multiple(gp['peer_median'])}"))
+    figures += [
+        ("P(a peer like it is valued below)", fmt.probability_headline(p["p_peer_below_price"], p["p_low"],
+                                                                      p["p_high"]).split(" (")[0]),
+        ("Headline method", sv.fit.spec.title),
+        ("Concentration discount", f"{fmt.percent(sv.discount.discount, 0)} ({fmt.percent(sv.discount.range[0], 0)} to "
+                                   f"{fmt.percent(sv.discount.range[1], 0)})"),
         ("Checklist", signal(result, p["price_point"])),
     ]
+    return figures
 
 
 def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> str:
     t = result.target
-    sv = result.specs[result.chosen]
-    level = f"{result.config.headline_level:.0%}"
-    dr = result.discount_range["discount"]
     figures = "\n".join(f"| {k} | {v} |" for k, v in key_figures(result))
+    methods = frames["regression"]
     parts = [
         f"# {t.name} ({t.ticker}) against listed peers, as of {result.as_of}\n",
         verdict_sentence(result) + "\n",
-        "| Figure | Value |\n|---|---|\n" + figures + "\n",
-        "## What the peers support\n",
-        f"Fitted on {sv.fit.n} peers, {fit_support(result)}. The headline spec has the lowest leave-one-out "
-        f"error among the specs that can value the target. Bands are {level} prediction intervals (where a new "
-        "peer with the target's growth would trade), not confidence intervals, and are floored at $0 where a "
-        "linear fit's lower bound is negative. The probability column is predictive too. The concentration "
-        f"discount is {fmt.percent(sv.discount.discount)} ({fmt.percent(dr.min())} to {fmt.percent(dr.max())} "
-        "with one disclosing peer left out of the reference).\n",
-        f"Date check: {result.robustness_note}.\n",
+        f"{method_support(result)[0].upper()}{method_support(result)[1:]}. {probability_sentence(result)}.\n",
+        believe_line(result) + ".\n",
+        "| Figure | Value |\n|---|---:|\n" + figures + "\n",
+        "## Every price point\n",
+        to_markdown(headline_display(result), formatted=True),
+        f"Verdict robustness: {result.verdict_note}\n",
+        f"Date check: {result.date_note}.\n",
         "## Trading comps\n", to_markdown(comps_display(frames["comps"]), formatted=True),
         "## Every price point against the peer distribution (no regression)\n",
         to_markdown(frames["peer_distribution"][["multiple", "price_point", "implied_multiple", "peer_percentile",
-                                                 "peer_q1", "peer_median", "peer_q3", "growth_adjusted_multiple",
-                                                 "peer_median_growth_adjusted"]]),
-        f"## Every price point on the headline spec ({sv.fit.spec.label})\n",
-        to_markdown(headline_display(result), formatted=True),
-        "## Checklist\n", _checklist_basis(result), to_markdown(result.checklist),
+                                                 "peer_q1", "peer_median", "peer_q3", "premium_to_peer_median"]]),
+        "## Checklist\n", _checklist_basis(result),
+        to_markdown(result.checklist.drop(columns=["verdict", "p_peer_below_price"])),
+        "## Methods compared, leave one out\n",
+        "Each method values each peer with that peer left out; the error is ln(valued / actual). A regression may "
+        "supply the fair value only if it beats the peer median of the same multiple on its own peers; the "
+        "headline is the best of the rest on the peers they share.\n",
+        to_markdown(methods[["label", "n", "r_squared", "growth_p_value", "p_wild_bootstrap", "loo_rmse_log",
+                             "loo_median_abs_log", "loo_within_15pct", "baseline_rmse_log", "beats_baseline",
+                             "loo_rmse_log_common", "chosen"]]),
         "## Warnings\n", *([f"- {w}" for w in result.warnings] or ["- none"]), "",
-        "## Specs compared\n",
-        to_markdown(frames["regression"][["label", "n", "r_squared", "growth_p_value", "loo_rmse_log_common",
-                                          "fair_multiple_at_target", "extrapolated", "valued", "chosen"]]),
-        *(["∞: left out of its own fit, some peer gets a fair multiple ≤ 0 from a linear spec, "
-           "an infinite log error.\n"] if np.isinf(frames["regression"]["loo_rmse_log_common"]).any() else []),
+        "## EV bridge\n", to_markdown(result.bridge),
         "## Concentration discount\n", to_markdown(frames["concentration"]),
-        to_markdown(result.discount_range),
+        to_markdown(frames["discount_range"]),
         "## Peers\n", to_markdown(result.peers[PEER_DISPLAY]),
         f"\n{result.data_notice}. Per-figure sources: sources_peers.csv and sources_target.csv.\n",
     ]
@@ -91,4 +100,6 @@ def _checklist_basis(result: BuildResult) -> str:
     if band is None:
         return "The target file sets no walk-away market-cap band, so no price point can signal walk-away.\n"
     return (f"Walk-away band from the target file: market cap {fmt.money(band[0])} to {fmt.money(band[1])} "
-            "while customer concentration is not falling.\n")
+            "while customer concentration is not falling, on basic and on fully diluted shares. Wait: the price "
+            f"is above the headline method's band ({result.headline['band'].iloc[0]}, after the concentration "
+            "discount).\n")

@@ -11,7 +11,6 @@ import pandas as pd
 
 from comps.metrics import growth_adjusted
 from comps.report import fmt
-from comps.valuation import band_columns
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
@@ -27,45 +26,68 @@ PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "marke
                 "mixed_sources", "missing", "notes"]
 
 
-def valuation_display(result: BuildResult) -> list[str]:
-    """The headline table's columns: the spec's own implied and fair multiples side by side
-    (the implied one only when it is not EV/Revenue, already shown)."""
-    lo, hi = band_columns(result.config.headline_level)
-    implied = [] if result.fits[result.chosen].spec.y == "ev_to_revenue_ltm" else ["implied_multiple"]
-    return ["price_point", "price_usd", "market_cap_usd", "enterprise_value_usd", "ev_to_revenue_ltm", *implied,
-            "fair_multiple_discounted", "fair_price_usd", lo, hi, "premium_to_fair", "p_peer_below_price",
-            "implied_growth", "verdict"]
-
-
 def valuation_labels(result: BuildResult) -> dict[str, str]:
-    """Headers that name the spec's multiple and the target's own fiscal year."""
+    """Headers that name the method's multiple and the target's own fiscal year."""
     y = result.fits[result.chosen].spec.y_label
     return {"ev_to_revenue_ltm": f"EV/Revenue {result.target.fiscal_label}", "implied_multiple": f"{y} at the price",
             "fair_multiple_discounted": f"Fair {y} (discounted)"}
 
 
 def headline_display(result: BuildResult) -> pd.DataFrame:
-    """The price-point table a reader scans: formatted, the band in one column, the checklist
-    beside the verdict, narrow enough for a laptop screen."""
-    level = result.config.headline_level
-    lo, hi = band_columns(level)
+    """The price-point table a reader scans, formatted: the multiples against the peer
+    distribution, the probability at its precision and the checklist; a fair price and its
+    band only when a regression beat the peer distribution (a peer-distribution headline
+    shows where the price sits among the peers instead)."""
+    spec = result.fits[result.chosen].spec
     labels = valuation_labels(result)
-    signals = result.checklist.set_index("price_point")["signal"]
+    checks = result.checklist.set_index("price_point")
+    diluted = not np.allclose(checks["market_cap_diluted_usd"], checks["market_cap_usd"])
     rows = []
     for _, r in result.headline.iterrows():
-        row = {"Price point": r["price_point"], "Price": fmt.usd(r["price_usd"]),
-               "Market cap": fmt.money(r["market_cap_usd"]),
-               labels["ev_to_revenue_ltm"]: fmt.multiple(r["ev_to_revenue_ltm"])}
-        if "implied_multiple" in valuation_display(result):
-            row[labels["implied_multiple"]] = fmt.multiple(r["implied_multiple"])
-        row |= {labels["fair_multiple_discounted"]: fmt.multiple(r["fair_multiple_discounted"]),
-                "Fair price": fmt.usd(r["fair_price_usd"]),
-                f"{level:.0%} band": f"{fmt.usd(r[lo])} to {fmt.usd(r[hi])}" + (" (floored)" if r["band_low_truncated"] else ""),
-                "Premium": fmt.cell("premium_to_fair", r["premium_to_fair"]),
-                "P(peer below)": fmt.probability(r["p_peer_below_price"]),
-                "Verdict": r["verdict"], "Checklist": signals[r["price_point"]]}
+        pp = r["price_point"]
+        dist = result.peer_distribution
+        own = dist[(dist["multiple"] == spec.y) & (dist["price_point"] == pp)]
+        row = {"Price point": pp, "Price": fmt.usd(r["price_usd"]), "Market cap": fmt.money(r["market_cap_usd"])}
+        if diluted:
+            row["Fully diluted"] = fmt.money(checks.at[pp, "market_cap_diluted_usd"])
+        row[labels["ev_to_revenue_ltm"]] = fmt.multiple(r["ev_to_revenue_ltm"])
+        if spec.y != "ev_to_revenue_ltm":
+            row[spec.y_label] = fmt.multiple(r["implied_multiple"])
+        if len(own):
+            row["Peer percentile"] = fmt.percent(own["peer_percentile"].iloc[0], 0)
+            row["vs peer median"] = fmt.cell("premium_to_peer_median", own["premium_to_peer_median"].iloc[0])
+        if spec.kind == "regression":
+            row |= {"Fair price": fmt.usd(r["fair_price_usd"]),
+                    f"{result.config.headline_level:.0%} band": f"{fmt.usd(r['band_low_price_usd'])} to "
+                    f"{fmt.usd(r['band_high_price_usd'])}" + (" (floored)" if r["band_low_truncated"] else ""),
+                    "Premium to fair": fmt.cell("premium_to_fair", r["premium_to_fair"])}
+        row |= {"P(peer below)": fmt.probability_headline(r["p_peer_below_price"], r["p_low"], r["p_high"]).split(" (")[0],
+                "Checklist": checks.at[pp, "signal"].split(" (")[0]}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: the headline table's columns, most important first: a narrow terminal drops from the end
+PRIORITY = ("Price point", "Price", "EV/Revenue", "EV/Gross profit", "Checklist", "P(peer below)", "Fair price",
+            "vs peer median", "Market cap", "Fully diluted", "Peer percentile", "Premium to fair")
+
+
+def column_need(shown: pd.DataFrame, col: str) -> int:
+    """The narrowest a column can be without breaking a cell or a header word (characters)."""
+    return max(max(len(w) for w in str(col).split()), *(len(str(v)) for v in shown[col]))
+
+
+def fit_to_width(shown: pd.DataFrame, width: int) -> pd.DataFrame:
+    """The columns of ``shown`` that fit a boxed table ``width`` characters wide, least
+    important dropped first (PRIORITY), so no cell ever wraps; headers may wrap between words."""
+    def need(col: str) -> int:
+        return column_need(shown, col)
+
+    rank = {c: next((i for i, p in enumerate(PRIORITY) if c.startswith(p)), len(PRIORITY)) for c in shown.columns}
+    keep = list(shown.columns)
+    while len(keep) > 2 and sum(need(c) for c in keep) + 3 * len(keep) + 1 > width:
+        keep.remove(max(keep, key=lambda c: (rank[c], keep.index(c))))
+    return shown[keep]
 
 
 def comps_table(result: BuildResult) -> pd.DataFrame:
@@ -123,23 +145,29 @@ def sources_frame(result: BuildResult) -> pd.DataFrame:
 
 def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
     """Every table a build writes, by file stem (CSV: raw numbers, machine column names)."""
-    sens = result.sensitivity.stack().rename("fair_price_usd").reset_index()
-    spec_sens = result.spec_sensitivity.stack().rename("fair_price_usd").reset_index()
+    sens = result.sensitivity.stack().rename("breakeven_price_usd").reset_index()
+    spec_sens = result.spec_sensitivity.stack().rename("breakeven_price_usd").reset_index()
+    grid = result.discount_grid.stack().rename("discount").reset_index()
     frames = {
         "comps": comps_table(result),
         "valuation": result.valuation,
         "peer_distribution": result.peer_distribution,
         "checklist": result.checklist,
+        "ev_bridge": result.bridge,
         "intervals": pd.concat([sv.to_frame() for sv in result.specs.values()], ignore_index=True),
         "regression": result.regression_table(),
         "coefficients": pd.concat([f.to_frame() for f in result.fits.values()], ignore_index=True),
+        "leverage": result.leverage,
         "influence": result.influence,
-        "robustness": result.robustness,
+        "date_check": result.date_check,
+        "stale_peers_rolled": result.rolls,
+        "verdict_robustness": result.verdicts,
         "sensitivity": sens,
         "spec_sensitivity": spec_sens,
         "peer_multiple_values": result.peer_values,
         "concentration": result.specs[result.chosen].discount.to_frame(),
         "discount_range": result.discount_range,
+        "discount_grid": grid,
         "peers": result.peers.reset_index(drop=True),
         "sources_peers": sources_frame(result),
         "sources_target": pd.DataFrame(result.target.provenance()),
@@ -173,7 +201,8 @@ def display(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.Dat
 
 def grid(frame: pd.DataFrame, value_kind: str, row_label: str, col_label: str) -> pd.DataFrame:
     """A two-way grid (sensitivity): row and column keys formatted, cells by ``value_kind``."""
-    rows_fmt = fmt.percent if frame.index.name in ("revenue_growth", "discount") else str
+    rows_fmt = {"revenue_growth": fmt.percent, "discount": fmt.percent, "multiple_applied": fmt.multiple}.get(
+        frame.index.name, str)
     shown = pd.DataFrame([[fmt.cell(value_kind, v) for v in row] for row in frame.to_numpy()],
                          index=[rows_fmt(v) if not isinstance(v, str) else v for v in frame.index],
                          columns=[f"{col_label} {fmt.percent(c, 0)}" for c in frame.columns])
@@ -205,12 +234,12 @@ def markdown_for(stem: str, frame: pd.DataFrame, result: BuildResult) -> str:
     if stem == "comps":
         return to_markdown(comps_display(frame), formatted=True)
     if stem == "sensitivity":
-        return to_markdown(grid(result.sensitivity, "fair_price_usd", "Target growth", "Discount"), formatted=True)
+        return to_markdown(grid(result.sensitivity, "breakeven_price_usd", "Multiple applied", "Discount"), formatted=True)
     if stem == "spec_sensitivity":
-        labels = {s: result.fits[s].spec.label for s in result.spec_sensitivity.index}
+        labels = {s: result.fits[s].spec.title for s in result.spec_sensitivity.index}
         g = result.spec_sensitivity.rename(index=labels)
         g.index.name = "spec"
-        return to_markdown(grid(g, "fair_price_usd", "Spec", "Discount"), formatted=True)
+        return to_markdown(grid(g, "breakeven_price_usd", "Method", "Discount"), formatted=True)
     if stem == "valuation":
         return to_markdown(frame, valuation_labels(result))
     return to_markdown(frame)

@@ -14,7 +14,9 @@ each (ticker, field), the newest figure dated on or before D and published on or
 from whichever file holds it; period series (quarterly, fiscal-year and TTM revenue) keep
 every period, each from its newest version. A figure published after D is look-ahead and is
 left out, except market data dated just after D, which is used only when no figure on or
-before D exists, and then with a warning that names it.
+before D exists, and then with a warning that names it. Market data may hold several trading
+days per ticker (a price history, e.g. of the benchmark ETF): the newest one on or before D is
+the ticker's market figure, and :func:`history` gives the rest for returns.
 """
 
 from __future__ import annotations
@@ -135,15 +137,21 @@ def parse_snapshot(text: str, source: str) -> list[dict]:
             problems.append(Problem(source, "value is empty", lineno, "value"))
         if not row["source_url"]:
             problems.append(Problem(source, "source_url is required for every figure", lineno, "source_url"))
-        key = (ticker, fld, date) if fld in SERIES_FIELDS else (ticker, fld)
+        key = (ticker, fld, date) if fld in SERIES_FIELDS | MARKET_FIELDS else (ticker, fld)
         if key in seen:
-            what = f"{ticker} {fld}" + (f" for {date}" if fld in SERIES_FIELDS else "")
+            what = f"{ticker} {fld}" + (f" for {date}" if fld in SERIES_FIELDS | MARKET_FIELDS else "")
             problems.append(Problem(source, f"{what} repeats line {seen[key]}", lineno, "field"))
         seen[key] = lineno
         rows.append({**row, "ticker": ticker, "value": value, "date": date, "published": published, "line": lineno})
     if problems:
         raise InputError(problems)
     return rows
+
+
+def history(rows: tuple[dict, ...] | list[dict], ticker: str, field: str, until: dt.date) -> dict[dt.date, float]:
+    """A ticker's values of one market field by trading day, dated on or before ``until`` (USD)."""
+    return {r["date"]: float(r["value"]) for r in rows
+            if r["ticker"] == ticker and r["field"] == field and r["date"] and r["date"] <= until}
 
 
 def snapshot_date(path: Path) -> dt.date:
@@ -204,22 +212,36 @@ def layer(rows: list[dict], as_of: dt.date, lookahead_days: int = 30) -> tuple[l
 
 
 def load_snapshots(directory: Path, as_of: dt.date | None = None, lookahead_days: int = 30, *,
-                   required: bool = True) -> Snapshots:
+                   required: bool = True, today: dt.date | None = None) -> Snapshots:
     """Every snapshot in ``directory`` layered for ``as_of`` (default: the newest file's date).
-    One InputError lists the problems of all files. With ``required=False`` (a live build,
-    which writes the first one) an empty folder gives empty figures dated ``as_of`` or today."""
+    One InputError lists the problems of all files, including a file or figure dated after
+    ``today`` (default: the real date), and an ``as_of`` with no snapshot layer on or before it.
+    With ``required=False`` (a live build, which writes the first one) an empty folder gives
+    empty figures dated ``as_of`` or today."""
+    today = today or dt.date.today()
     paths = list_snapshots(directory)
     if not paths:
         if required:
             raise InputError(Problem(str(directory), "no snapshot files named YYYY-MM-DD.csv"))
-        return Snapshots(as_of or dt.date.today(), (), ())
+        return Snapshots(as_of or today, (), ())
     problems: list[Problem] = []
     rows: list[dict] = []
     for p in paths:
+        if snapshot_date(p) > today:
+            problems.append(Problem(str(p), f"the file is named for {snapshot_date(p)}, after today ({today}): a "
+                                            "snapshot holds figures already public; rename it to their date"))
+            continue
         try:
             rows += read_snapshot(p)
         except InputError as exc:
             problems += exc.problems
+    problems += [Problem(str(r["file"]), f"{which} {r[which]} is after today ({today})", r["line"], which)
+                 for r in rows for which in ("date", "published") if r[which] and r[which] > today]
+    if as_of is not None and min(snapshot_date(p) for p in paths) > as_of:
+        problems.append(Problem(str(directory), (
+            f"no snapshot layer on or before the as-of date {as_of} (the oldest is {paths[0].name}); create one "
+            f"with figures public by then, e.g. comps figures add TICKER market_cap VALUE --date {as_of} "
+            f"--source URL --snapshots {directory} (it writes {Path(directory) / f'{as_of}.csv'})"), field="--as-of"))
     if problems:
         raise InputError(problems)
     as_of = as_of or max(snapshot_date(p) for p in paths)
