@@ -1,3 +1,3 @@
-from comps.cli import run
+from comps._entry import run
 
 run()

@@ -22,17 +22,27 @@ from comps.errors import InputError, Problem
 
 
 def read_text(path: Path | str) -> str:
-    """The file's text (UTF-8, BOM kept for the caller to round-trip), or an InputError."""
+    """The file's text exactly as stored (UTF-8; BOM and line endings kept, for the caller to
+    round-trip), or an InputError naming the line of an undecodable byte."""
     path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(Problem(str(path), "file not found")) from None
     except IsADirectoryError:
         raise InputError(Problem(str(path), "is a folder, expected a CSV file")) from None
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(Problem(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start}); "
-                                            "save it as 'CSV UTF-8'")) from None
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(Problem(str(path), f"not UTF-8 text (byte 0x{raw[exc.start]:02x}, {exc.reason}); save it as "
+                                            "'CSV UTF-8'", line)) from None
+
+
+def newline_of(text: str) -> str:
+    """The line ending a file uses: CRLF if its first line ends so, else LF."""
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 @dataclass(frozen=True)

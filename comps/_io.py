@@ -27,9 +27,20 @@ def _synced_temp(path: Path, data: bytes) -> Path:
     return Path(tmp)
 
 
+def _new_file_mode() -> int:
+    """The permission bits a new file gets here: 0666 less the umask (mkstemp's are 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    tmp = _synced_temp(Path(path), data)
+    """Replace ``path`` with ``data`` atomically, keeping the file's permission bits (a new
+    file gets the usual ones, 0666 less the umask)."""
+    path = Path(path)
+    tmp = _synced_temp(path, data)
     try:
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -37,6 +48,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` written as UTF-8, byte for byte (no newline translation)."""
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
@@ -48,6 +60,7 @@ def write_text_new(path: Path, text: str) -> None:
     """Create ``path`` atomically with ``text``; FileExistsError if it exists, even when another
     process creates it at the same moment (the temp file is hard-linked into place)."""
     tmp = _synced_temp(Path(path), text.encode("utf-8"))
+    os.chmod(tmp, _new_file_mode())
     try:
         os.link(tmp, path)
     finally:

@@ -1,28 +1,31 @@
 """The ``comps`` command line: a thin typer layer over :func:`comps.pipeline.build`.
 
 Heavy libraries (pandas, statsmodels, matplotlib, seaborn, yfinance) are imported inside the
-commands that need them, so ``comps --help`` and ``comps peers list`` start instantly.
+commands that need them, so ``comps --help`` and ``comps peers list`` start instantly. The
+console entry point is :mod:`comps._entry`, which answers Ctrl-C before this module's imports.
 Exit codes: 0 ok, 2 bad input, 3 live refresh required but unavailable, 130 interrupted,
 1 anything else.
 """
 
 from __future__ import annotations
 
-import signal
+import os
 import sys
-import threading
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from comps import __version__
+
+from comps._entry import STATE, checkpoint, interrupted
 from comps.errors import CompsError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Comparable-company valuation of an IPO against listed peers.")
-peers_app = typer.Typer(no_args_is_help=True, help="List, add, remove and validate peers in the peer CSV.")
-figures_app = typer.Typer(no_args_is_help=True, help="Add sourced figures to the dated snapshots (offline data).")
+PLAIN = {"no_args_is_help": True, "rich_markup_mode": None}  # plain help: flags show no '<bool>'
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False,
+                  help="Comparable-company valuation of an IPO against listed peers.", **PLAIN)
+peers_app = typer.Typer(help="List, add, remove and validate peers in the peer CSV.", **PLAIN)
+figures_app = typer.Typer(help="Add sourced figures to the dated snapshots (offline data).", **PLAIN)
 app.add_typer(peers_app, name="peers")
 app.add_typer(figures_app, name="figures")
 
@@ -44,13 +47,13 @@ def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=
 
 @app.command()
 def build(
-    peers: PeersOpt = DEFAULT_PEERS,
+    peers: Annotated[Optional[Path], typer.Option(help="Peer list CSV (default: the target's own, else data/peers.csv).")] = None,  # noqa: UP045
     target: Annotated[Path, typer.Option(help="Target TOML file (the IPO).")] = Path("data/targets/cerebras.toml"),
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("outputs"),
     config: Annotated[Optional[Path], typer.Option(help="Settings TOML (default: ./comps.toml if present).")] = None,  # noqa: UP045
-    snapshots: Annotated[Path, typer.Option(help="Folder of dated snapshots.")] = Path("data/snapshots"),
-    as_of: Annotated[Optional[str], typer.Option(help="Analysis date YYYY-MM-DD (default: newest snapshot).")] = None,  # noqa: UP045
-    spec: Annotated[Optional[str], typer.Option(help="Headline spec, or 'auto' (lowest leave-one-out log error on the common peers).")] = None,  # noqa: UP045
+    snapshots: Annotated[Optional[Path], typer.Option(help="Folder of dated snapshots (default: the target's own, else data/snapshots).")] = None,  # noqa: UP045
+    as_of: Annotated[Optional[str], typer.Option(help="Analysis date YYYY-MM-DD (default: the target's pricing date, else the newest snapshot).")] = None,  # noqa: UP045
+    spec: Annotated[Optional[str], typer.Option(help="Headline method, or 'auto' (the best leave-one-out; a regression only if it beats the peer median).")] = None,  # noqa: UP045
     offline: Annotated[bool, typer.Option("--offline", help="Skip the live refresh; use the snapshot.")] = False,
     require_live: Annotated[bool, typer.Option("--require-live", help="Exit 3 if the live refresh fails.")] = False,
     refresh: Annotated[bool, typer.Option("--refresh", help="Ignore the response cache and fetch again.")] = False,
@@ -69,10 +72,12 @@ def build(
         cfg = load_config(config, peers_path=peers, target_path=target, out_dir=out, snapshot_dir=snapshots,
                           as_of=as_of, spec=spec, offline=offline or None, require_live=require_live or None,
                           refresh=refresh or None, charts=False if no_charts else None)
+        checkpoint("config")
         result = run(cfg, progress=lambda msg: typer.echo(msg, err=True), renderer=renderer)
     finally:
         if renderer is not None:
             renderer.close()
+    checkpoint("summary")
     _print_summary(result)
 
 
@@ -90,7 +95,12 @@ def _print_summary(result) -> None:
     )
     from comps.report.tables import column_need, fit_to_width, headline_display
 
-    console = Console(highlight=False)
+    class Quiet(Console):
+        def on_broken_pipe(self) -> None:  # the reader went away (comps build | head): not an error
+            self.quiet = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    console = Quiet(highlight=False)
     console.print(verdict_sentence(result))
     support = method_support(result)
     console.print(f"{support[0].upper()}{support[1:]}. {probability_sentence(result)}.")
@@ -107,7 +117,7 @@ def _print_summary(result) -> None:
     console.print(table)
     if dropped := [c for c in full.columns if c not in shown.columns]:
         console.print(f"(Narrow terminal: {', '.join(dropped)} left out; every column is in summary.md.)")
-    if not result.refresh.empty:
+    if not result.refresh.empty and result.refresh["failed"].nunique() > 1:  # one cause (no network) is said once above
         problems = Table(title="Live refresh problems (figures kept from older snapshots)", title_justify="left")
         for col in ("ticker", "what failed", "kept from snapshots"):
             problems.add_column(col, overflow="fold")
@@ -157,7 +167,7 @@ def peers_add(
     if not segment.strip():
         raise InputError(Problem("command line", "segment is empty", field="--segment"))
     add_peer(peers, Peer(t, (name or t).strip(), segment.strip(), not exclude, notes.strip()))
-    typer.echo(f"added {t} to {peers}")
+    typer.echo(f"added {t} to {peers}" + (f" (Yahoo's form of {ticker.strip()})" if t != ticker.strip().upper() else ""))
 
 
 @peers_app.command("remove")
@@ -166,28 +176,32 @@ def peers_remove(ticker: Annotated[str, typer.Argument(help="Ticker to remove.")
     """Remove a peer from the CSV, keeping every other line."""
     from comps.universe import remove_peer
 
+    from comps.universe import normalize_ticker
+
     remove_peer(peers, ticker)
-    typer.echo(f"removed {ticker.strip().upper()} from {peers}")
+    typer.echo(f"removed {normalize_ticker(ticker)} from {peers}")
 
 
-@figures_app.command("add")
+@figures_app.command("add", context_settings={"ignore_unknown_options": True})  # a negative value is not an option
 def figures_add(
     ticker: Annotated[str, typer.Argument(help="Ticker, e.g. QCOM.")],
     field: Annotated[str, typer.Argument(help="Field, e.g. market_cap, revenue_q, cash (comps figures fields).")],
-    value: Annotated[str, typer.Argument(help="Value in the field's unit (USD millions for money).")],
+    value: Annotated[str, typer.Argument(help="Value in the field's unit (USD millions for money); negatives as typed, e.g. -25960.")],
     date: Annotated[str, typer.Option(help="Date the figure refers to: the trading day or the period end, YYYY-MM-DD.")],
     source: Annotated[str, typer.Option(help="Source URL.")],
     published: Annotated[Optional[str], typer.Option(help="Date it became public (default: --date for market data).")] = None,  # noqa: UP045
     unit: Annotated[Optional[str], typer.Option(help="Unit, checked against the field's (e.g. 'USD millions').")] = None,  # noqa: UP045
-    note: Annotated[str, typer.Option(help="Free-text note.")] = "",
+    note: Annotated[str, typer.Option(help="Free-text note (a quote from the source).")] = "",
+    confirm: Annotated[bool, typer.Option("--confirm", help="Accept a value outside the plausible range for its unit.")] = False,
     snapshots: Annotated[Path, typer.Option(help="Folder of dated snapshots.")] = Path("data/snapshots"),
 ) -> None:
     """Append one sourced figure to the snapshot named for its publication date, atomically."""
     from comps.sources.snapshot import new_figure
+    from comps.universe import normalize_ticker
 
     path = new_figure(snapshots, ticker=ticker, field=field, value=value, date=date, source=source,
-                      published=published, unit=unit, note=note)
-    typer.echo(f"added {ticker.strip().upper()} {field} to {path}")
+                      published=published, unit=unit, note=note, confirm=confirm)
+    typer.echo(f"added {normalize_ticker(ticker)} {field} to {path}")
 
 
 @figures_app.command("fields")
@@ -200,39 +214,24 @@ def figures_fields() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: runs the app and maps errors to exit codes and one clear message.
+    """Runs the app and maps errors to exit codes and one clear message.
 
     typer runs in standalone mode, so it prints its own one-line usage message for a bad
-    option or value and exits 2; comps' own errors carry their exit code. Ctrl-C exits 130,
-    also when it lands inside a library's import and surfaces as another exception."""
-    interrupted = []
-
-    def on_sigint(signum, frame):
-        interrupted.append(signum)
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    option or value and exits 2; comps' own errors carry their exit code. Ctrl-C exits 130 with
+    one line, also when it lands inside a library and surfaces as another exception."""
     try:
         app(args=argv, prog_name="comps")
-    except SystemExit as exc:  # typer's exits: 0 after --help/--version, 2 on a usage error
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except SystemExit as exc:  # typer's exits: 0 after --help/--version, 2 on a usage error, 130 on Ctrl-C
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return interrupted() if code == 130 else code
     except CompsError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:  # the chart process is already stopped (build's finally); outputs are untouched
-        typer.echo("interrupted", err=True)
-        return 130
+    except KeyboardInterrupt:
+        return interrupted()
     except Exception as exc:  # noqa: BLE001 - the unexpected: one line, no traceback
-        if interrupted:
-            typer.echo("interrupted", err=True)
-            return 130
+        if STATE["interrupted"]:
+            return interrupted()
         typer.echo(f"unexpected error: {type(exc).__name__}: {exc}", err=True)
         return 1
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
     return 0
-
-
-def run() -> None:
-    sys.exit(main())

@@ -211,6 +211,11 @@ def load_config(path: Path | None = None, **overrides: Any) -> BuildConfig:
                 problems.append(Problem("command line", str(exc), field=f"--{key.replace('_', '-')}"))
                 continue
         values[key] = value
+    as_of = values.get("as_of")
+    if as_of is not None and as_of > dt.date.today():
+        problems.append(Problem("command line" if overrides.get("as_of") else str(path), (
+            f"as-of date {as_of} is after today ({dt.date.today()}): an analysis can only use figures already "
+            "public"), field="--as-of" if overrides.get("as_of") else "build.as_of"))
     if problems:
         raise InputError(problems)
     cfg = BuildConfig(**values)

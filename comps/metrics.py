@@ -35,7 +35,7 @@ PEER_COLUMNS = [
     "revenue_growth", "gross_margin", "gross_margin_date", "gross_profit_ltm_usd",
     "ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "price_to_sales_ltm", "growth_adjusted_multiple",
     "revenue_ntm_usd", "revenue_growth_ntm", "ev_to_revenue_ntm",
-    "sources", "mixed_sources", "missing",
+    "sources", "mixed_sources", "confirmed", "missing",
 ]
 #: period ends that differ by up to this many days are the same period (52/53-week fiscal calendars)
 TOLERANCE_DAYS = 12
@@ -232,6 +232,7 @@ def peer_row(peer: Peer, figures: Mapping[str, object], as_of: dt.date, stale_da
         "growth_adjusted_multiple": growth_adjusted(ev_rev, g),
         "revenue_ntm_usd": ntm, "revenue_growth_ntm": growth(ntm, rev), "ev_to_revenue_ntm": _ratio(ev, ntm),
         "sources": ", ".join(files), "mixed_sources": mixed,
+        "confirmed": any(str(r.get("note", "")).upper().startswith("CONFIRMED") for r in used.values()),
         "missing": "; ".join(missing),
     }
 

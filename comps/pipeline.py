@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from comps import bridge, diagnostics, robustness
+from comps._entry import checkpoint
 from comps import concentration as cc
 from comps import regression as rg
 from comps import valuation as val
@@ -120,6 +121,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
         renderer = workers.start()
     try:
         result = compute(config, peers, target, snaps, disclosures, progress or (lambda _m: None))
+        checkpoint("computed")
         if write:
             from comps.report import write_outputs
 
@@ -128,6 +130,28 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
         if own and renderer is not None:
             renderer.close()
     return result
+
+
+#: a peer multiple outside this range (×) is a unit slip until a figure behind it is confirmed
+PLAUSIBLE_MULTIPLE = (0.05, 500.0)
+
+
+def implausible_multiples(table: pd.DataFrame) -> list[Problem]:
+    """Included peers whose EV/Revenue or EV/Gross profit lies outside PLAUSIBLE_MULTIPLE and no
+    figure behind it is marked CONFIRMED: one problem each, with the figures that made it."""
+    low, high = PLAUSIBLE_MULTIPLE
+    out = []
+    for t, r in table[table["include"]].iterrows():
+        for col, base, label in (("ev_to_revenue_ltm", "revenue_ltm_usd", "EV/Revenue"),
+                                 ("ev_to_gross_profit_ltm", "gross_profit_ltm_usd", "EV/Gross profit")):
+            m = r[col]
+            if pd.notna(m) and not low <= m <= high and not r["confirmed"]:
+                out.append(Problem(r["sources"] or "snapshots", (
+                    f"{label} is {m:,.2f}×, outside {low:g}× to {high:g}× (EV ${r['enterprise_value_usd'] / 1e6:,.0f}M on "
+                    f"${r[base] / 1e6:,.1f}M): a figure is probably in the wrong unit (snapshots hold USD millions); if "
+                    "it is right, begin the note of its market cap or revenue row with CONFIRMED"), field=t))
+                break
+    return out
 
 
 def _too_few(table: pd.DataFrame, skipped: dict[str, str]) -> InputError:
@@ -149,6 +173,8 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
         notes.append(f"target in peer list: {target.ticker} is left out of every fit (it is the company being valued)")
 
     table = compute_peer_table(peers, snaps.rows, as_of, config.stale_days)
+    if problems := implausible_multiples(table):
+        raise InputError(problems)
     fits, skipped = rg.fit_all(table, config.specs, min_n=config.min_peers)
     if not fits:
         raise _too_few(table, skipped)

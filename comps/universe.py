@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from comps._csv import parse_table, read_text
+from comps._csv import newline_of, parse_table, read_text
 from comps._io import write_text_atomic
 from comps.errors import InputError, Problem
 
@@ -33,8 +33,14 @@ class Peer:
     line: int = 0
 
 
+#: a share class written with a dot (BRK.B): Yahoo writes it with a dash (BRK-B); an exchange
+#: suffix (OCDO.L, 7203.T) keeps its dot
+_SHARE_CLASS = re.compile(r"^([A-Z]{1,5})\.([A-C])$")
+
+
 def normalize_ticker(raw: str) -> str:
-    return raw.strip().upper()
+    """Upper case, trimmed, and a share class in Yahoo's form: 'brk.b' → 'BRK-B'."""
+    return _SHARE_CLASS.sub(r"\1-\2", raw.strip().upper())
 
 
 def ticker_problem(ticker: str) -> str | None:
@@ -87,19 +93,28 @@ def load_peers(path: Path | str) -> list[Peer]:
 
 
 def add_peer(path: Path, peer: Peer) -> None:
-    """Append ``peer`` to the CSV, keeping existing lines, order, comments and any BOM."""
+    """Append ``peer`` to the CSV, keeping existing lines, order, comments, any BOM, the line
+    endings and the file's mode. The new file is parsed before it is written: a value that would
+    break it (a line break in the notes) is refused."""
     path = Path(path)
     text = read_text(path)
     existing = parse_peers(text, str(path))
+    problems = [Problem("command line", f"{name} must be one line of text, without line breaks or tabs", field=f"--{name}")
+                for name, v in (("name", peer.name), ("segment", peer.segment), ("notes", peer.notes))
+                if any(ch in v for ch in "\r\n\t\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")]
     if any(p.ticker == peer.ticker for p in existing):
-        raise InputError(Problem(str(path), f"{peer.ticker} is already in the peer list", field="ticker"))
+        problems.append(Problem(str(path), f"{peer.ticker} is already in the peer list", field="ticker"))
+    if problems:
+        raise InputError(problems)
     header = parse_table(text, str(path), REQUIRED, OPTIONAL).header
     values = {"ticker": peer.ticker, "name": peer.name, "segment": peer.segment,
               "include": "true" if peer.include else "false", "notes": peer.notes}
+    newline = newline_of(text)
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow([values[h] for h in header])
-    sep = "" if text.endswith("\n") or not text else "\n"
-    write_text_atomic(path, text + sep + buf.getvalue())
+    csv.writer(buf, lineterminator=newline).writerow([values[h] for h in header])
+    new = text + ("" if text.endswith("\n") or not text else newline) + buf.getvalue()
+    parse_peers(new, str(path))
+    write_text_atomic(path, new)
 
 
 def remove_peer(path: Path, ticker: str) -> None:

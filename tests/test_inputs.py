@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comps.errors import InputError
+from comps.sources.snapshot import load_snapshots
 from comps.target import load_target
 from comps.universe import load_peers, parse_peers
 
@@ -19,6 +20,7 @@ EXPECTED = tomllib.loads((BAD / "expected.toml").read_text())
 
 CASES = [(load_peers, n, f) for n, f in sorted(EXPECTED["peers"].items())]
 CASES += [(load_target, n, f) for n, f in sorted(EXPECTED["target"].items())]
+CASES += [(load_snapshots, n, f) for n, f in sorted(EXPECTED["snapshots"].items())]
 
 
 @pytest.mark.parametrize(("loader", "name", "fragment"), CASES, ids=[c[1] for c in CASES])

@@ -20,7 +20,7 @@ from comps.config import load_config
 from comps.errors import SourceError
 from comps.pipeline import build
 from comps.sources import refresh, yahoo
-from comps.sources.snapshot import list_snapshots, read_snapshot
+from comps.sources.snapshot import load_snapshots, list_snapshots, read_snapshot
 from comps.target import load_target
 from comps.universe import load_peers
 
@@ -293,7 +293,12 @@ def test_http_faults_never_break_the_build_or_touch_old_snapshots(project, monke
     """The bundled peers, each answered (or not) by a faulty Yahoo, a week after the IPO."""
     today = dt.date(2026, 5, 20)
     tickers = [p.ticker for p in load_peers(project / "data" / "peers.csv")]
-    responses = {t: r for t, r in zip(tickers, universe(len(tickers), today).values(), strict=True)}
+    # each peer's own market cap from the bundled snapshot, so that a live market cap beside the
+    # snapshot's debt, cash and revenue (the 401 case) gives a plausible multiple
+    caps = {r["ticker"]: r["value"] for r in load_snapshots(project / "data" / "snapshots").rows
+            if r["field"] == "market_cap"}
+    sized = {f"P{i}": {"market_cap": caps.get(t, 60e9)} for i, t in enumerate(tickers)}
+    responses = {t: r for t, r in zip(tickers, universe(len(tickers), today, **sized).values(), strict=True)}
     for t, r in responses.items():  # the synthetic bodies carry their own symbol names
         responses[t] = json.loads(json.dumps(r).replace(f'"{r["quote_v7"]["quoteResponse"]["result"][0]["symbol"]}"', f'"{t}"'))
     Yahoo({} if fault == "404" else responses, faults={} if fault == "404" else {"*": fault}).install(monkeypatch)
@@ -387,3 +392,13 @@ def test_snapshot_listing_orders_same_day_refreshes(tmp_path):
         (tmp_path / name).write_text("")
     assert [p.name for p in list_snapshots(tmp_path)] == ["2025-01-31.csv", "2025-02-24.csv", "2025-02-24.2.csv",
                                                          "2025-02-24.10.csv"]
+
+
+def test_no_network_is_said_once_not_once_per_peer(project, monkeypatch, capsys):
+    Yahoo({}, faults={"*": "dns"}).install(monkeypatch)
+    assert main(["build", "--no-charts", "--out", "out"]) == 0
+    out = capsys.readouterr()
+    said = out.out + out.err
+    assert said.count("query2.finance.yahoo.com") == 1  # the cause, said once
+    assert "Live refresh problems" not in said  # no per-peer table of the same error
+    assert (project / "out" / "refresh.csv").exists()  # the detail stays in the file

@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from comps._entry import STATE, checkpoint
 from comps._io import lock, remove_stale_temporaries, replace_dir, sha256_file
 from comps.errors import InputError, Problem
 from comps.report import tables as tb
@@ -89,7 +90,16 @@ def check_out_dir(out_dir: Path) -> None:
     a file, or a folder with files and no comps manifest (``--out data`` must never swap the
     data away). An absent or empty folder, or one holding only this README (and the browser
     test's screenshots/), is fine."""
+    import tempfile
+
     out_dir = Path(out_dir)
+    try:  # a folder that cannot be written is bad input, found before any work
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir.parent):
+            pass
+    except OSError as exc:
+        raise InputError(Problem(str(out_dir), f"cannot write here ({exc.strerror or exc}); choose a writable folder",
+                                 field="--out")) from None
     if not out_dir.exists():
         return
     if not out_dir.is_dir():
@@ -114,10 +124,13 @@ def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | N
     files["README.md"] = OUTPUTS_README.encode()
     files["manifest.json"] = (json.dumps(manifest(result, files), indent=2, sort_keys=True) + "\n").encode()
     out_dir = Path(out_dir)
+    checkpoint("rendered")
     with lock(out_dir.parent / f".{out_dir.name}.lock", f"the output folder {out_dir}"):
         check_out_dir(out_dir)  # again under the lock: the folder may have changed since the build began
         remove_stale_temporaries(out_dir)
         written = replace_dir(files, out_dir)
+        STATE["written"] = out_dir
+    checkpoint("swapped")
     return dataclasses.replace(result, written=tuple(written))
 
 

@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from comps._csv import parse_table, read_text
+from comps._csv import newline_of, parse_table, read_text
 from comps._io import write_text_atomic, write_text_new
 from comps.errors import InputError, Problem
 from comps.universe import normalize_ticker, ticker_problem
@@ -60,6 +60,16 @@ SERIES_FIELDS = frozenset({"revenue_q", "revenue_fy", "revenue_ltm"})
 MARKET_FIELDS = frozenset({"market_cap", "share_price_close", "enterprise_value"})
 POSITIVE_FIELDS = frozenset({"market_cap", "share_price_close", "shares_outstanding", "revenue_q", "revenue_fy",
                              "revenue_ltm", "revenue_ntm"})
+#: plausible magnitudes (low, high) of each number field, in the file's unit, on its absolute
+#: value: outside them a figure is a unit slip (dollars typed where USD millions are expected)
+#: unless its note begins with CONFIRMED
+PLAUSIBLE = {
+    "market_cap": (1.0, 5e7), "enterprise_value": (1.0, 5e7),  # $1M to $50T
+    "revenue_q": (1e-3, 2e6), "revenue_fy": (1e-3, 5e6), "revenue_ltm": (1e-3, 5e6), "revenue_ntm": (1e-3, 5e6),
+    "cash": (0.0, 5e6), "total_debt": (0.0, 5e6), "net_debt": (0.0, 5e6),
+    "shares_outstanding": (1e-3, 1e5), "share_price_close": (1e-4, 1e6),
+}
+CONFIRMED = "CONFIRMED"
 #: YYYY-MM-DD.csv, or YYYY-MM-DD.N.csv for a further snapshot written on the same day
 NAME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:\.(\d+))?\.csv$")
 _SCALE = {USD_M: 1e6, "million shares": 1e6}
@@ -80,6 +90,11 @@ class Snapshots:
     lookahead: tuple[dict, ...] = ()
     all_rows: tuple[dict, ...] = field(default=(), repr=False)
 
+
+
+def _plain(v: float) -> str:
+    """A number as typed, never in scientific notation: 180,000,000,000 or 0.00012."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:,.6f}".rstrip("0").rstrip(".")
 
 
 def _date(text: str, fld: str, lineno: int, source: str, problems: list[Problem]) -> dt.date | None:
@@ -119,6 +134,11 @@ def parse_snapshot(text: str, source: str) -> list[dict]:
             except ValueError:
                 problems.append(Problem(source, f"value must be a finite number, got {row['value']!r}", lineno, "value"))
                 continue
+            low, high = PLAUSIBLE.get(fld, (0.0, math.inf))
+            if value and not low <= abs(value) <= high and not row["note"].upper().startswith(CONFIRMED):
+                hint = f"; did you mean {_plain(value / 1e6)}?" if abs(value) > high else ""
+                problems.append(Problem(source, f"{fld} {_plain(value)} is implausible in {FIELDS[fld]}{hint} (if it "
+                                                f"is right, begin its note with {CONFIRMED})", lineno, "value"))
             value *= _SCALE.get(FIELDS[fld], 1.0)
             if fld in POSITIVE_FIELDS and value <= 0:
                 problems.append(Problem(source, f"{fld} must be positive, got {row['value']}", lineno, "value"))
@@ -130,7 +150,10 @@ def parse_snapshot(text: str, source: str) -> list[dict]:
             if not row["published"]:
                 problems.append(Problem(source, "published is required (the date the figure became public)",
                                         lineno, "published"))
-            elif date and published and published < date and fld not in MARKET_FIELDS | {"revenue_ntm"}:
+            elif date and published and published < date and fld in MARKET_FIELDS:
+                problems.append(Problem(source, f"published {published} is before the trading day {date} it reports",
+                                        lineno, "published"))
+            elif date and published and published < date and fld != "revenue_ntm":
                 problems.append(Problem(source, f"published {published} is before the period it reports ends ({date})",
                                         lineno, "published"))
         elif not value:
@@ -295,13 +318,17 @@ def write_snapshot(directory: Path, date: dt.date, rows: list[dict]) -> Path:
 
 
 def new_figure(directory: Path, *, ticker: str, field: str, value: str, date: str, source: str,
-               published: str | None = None, unit: str | None = None, note: str = "") -> Path:
+               published: str | None = None, unit: str | None = None, note: str = "", confirm: bool = False,
+               today: dt.date | None = None) -> Path:
     """Add one figure, given as a user types it (value in the file's unit, dates as text), to
     the snapshot named for its publication date: validated exactly as a build reads it, every
-    problem reported at once, the file replaced atomically under the snapshot folder's lock."""
+    problem reported at once (each on the option the user typed), the file replaced atomically
+    under the snapshot folder's lock, its line endings and mode kept. ``confirm`` accepts a
+    value outside the plausible range (its note then begins with CONFIRMED)."""
     from comps._io import lock
 
     src = "command line"
+    today = today or dt.date.today()
     problems = []
     if field not in FIELDS:
         raise InputError(Problem(src, f"unknown field {field!r}; known: {', '.join(FIELDS)}", field="FIELD"))
@@ -310,26 +337,43 @@ def new_figure(directory: Path, *, ticker: str, field: str, value: str, date: st
     if published is None and field not in MARKET_FIELDS | TEXT_FIELDS:
         problems.append(Problem(src, "--published is required: the date the figure became public (a filing or "
                                      "release date)", field="--published"))
-    published = published or date
-    try:
-        day = dt.date.fromisoformat(published)
-    except ValueError:
-        day = None
-        problems.append(Problem(src, f"--published must be YYYY-MM-DD, got {published!r}", field="--published"))
+    days = {}
+    for option, text in (("--date", date), ("--published", published)):
+        if text is None:
+            continue
+        try:
+            days[option] = dt.date.fromisoformat(text)
+        except ValueError:
+            problems.append(Problem(src, f"{option} must be YYYY-MM-DD, got {text!r}", field=option))
+            continue
+        if days[option] > today:
+            problems.append(Problem(src, f"{option} {text} is after today ({today}): a figure must already be public",
+                                    field=option))
+    if not source.startswith(("https://", "http://")):
+        problems.append(Problem(src, f"--source must be the URL of the figure's source (https://…), got {source!r}",
+                                field="--source"))
+    if any(ch in note for ch in "\r\n"):
+        problems.append(Problem(src, "--note must be one line", field="--note"))
     if problems:
         raise InputError(problems)
+    day = days.get("--published", days.get("--date"))
+    if confirm and not note.upper().startswith(CONFIRMED):
+        note = f"{CONFIRMED}: {note}".rstrip(": ")
     directory = Path(directory)
     path = directory / f"{day.isoformat()}.csv"
-    cells = [normalize_ticker(ticker), field, value, FIELDS[field], "" if field in TEXT_FIELDS else date,
-             "" if field in TEXT_FIELDS else published, source, note]
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(cells)
+    cells = [normalize_ticker(ticker), field, value.strip(), FIELDS[field], "" if field in TEXT_FIELDS else date,
+             "" if field in TEXT_FIELDS else (published or date), source, note]
     with lock(directory / ".lock", f"the snapshot folder {directory}"):
         old = read_text(path) if path.exists() else ",".join(COLUMNS) + "\n"
-        text = old + ("" if old.endswith("\n") else "\n") + buf.getvalue()
+        newline = newline_of(old)
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator=newline).writerow(cells)
+        text = old + ("" if old.endswith("\n") else newline) + buf.getvalue()
         try:
             parse_snapshot(text, str(path))
         except InputError as exc:  # say where the problem is in the user's terms
-            raise InputError([Problem(src, p.message, field=p.field) for p in exc.problems]) from None
+            raise InputError([Problem(src, p.message.replace("(if it is right, begin its note with CONFIRMED)",
+                                                             "(if it is right, add --confirm)"), field=p.field)
+                              for p in exc.problems]) from None
         write_text_atomic(path, text)
     return path
