@@ -79,11 +79,13 @@ def _exchange(a: Path, b: Path) -> bool:
     return fn(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange) == 0
 
 
-def replace_dir(files: dict[str, bytes], out_dir: Path) -> list[Path]:
-    """Make ``out_dir`` hold exactly ``files``, as one set: they are written and synced into a
-    temporary folder beside it, which then takes its place in one atomic exchange, so a reader
-    sees the previous set or the new one, never a mix. Where the exchange is unsupported the
-    old folder is moved aside first (a moment with no folder, but never a mixed one)."""
+def replace_dir(files: dict[str, bytes], out_dir: Path, keep: tuple[str, ...] = ()) -> list[Path]:
+    """Make ``out_dir`` hold exactly ``files`` (names may hold subfolders, 'tables/x.csv'), as
+    one set: they are written and synced into a temporary folder beside it, which then takes its
+    place in one atomic exchange, so a reader sees the previous set or the new one, never a mix.
+    Subfolders named in ``keep`` (another command's set, e.g. the backtest's) are moved over
+    from the previous set unchanged. Where the exchange is unsupported the old folder is moved
+    aside first (a moment with no folder, but never a mixed one)."""
     import shutil
 
     out_dir = Path(out_dir)
@@ -91,11 +93,16 @@ def replace_dir(files: dict[str, bytes], out_dir: Path) -> list[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         for name, data in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
             with open(tmp / name, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-        os.chmod(tmp, 0o755)
+        for sub in keep:
+            if (out_dir / sub).is_dir() and not (tmp / sub).exists():
+                os.replace(out_dir / sub, tmp / sub)
+        for folder in (tmp, *(p for p in tmp.rglob("*") if p.is_dir())):
+            os.chmod(folder, 0o755)
         if out_dir.exists() and _exchange(tmp, out_dir):
             shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous set
         else:

@@ -11,7 +11,9 @@ Where a term of the proceeds is unsourced (the primary shares or the spread), th
 range from no proceeds (net cash = pre-offering net cash) to full proceeds (every offered share
 primary, no spread), carried through every price-dependent figure. The verdicts use the
 full-proceeds end, the lowest EV: the end most favourable to the price, so a "rich" verdict
-holds at the other end too. Unsourced pre-offering cash or debt counts as 0, and is said.
+holds at the other end too. Unsourced pre-offering cash or debt counts as 0, and is said. Where
+the prospectus fixes the net cash after the offering whatever the price (a parent's note settled
+from the proceeds and a contribution), that stated figure is the net cash at every price.
 
 Fully diluted shares: a stated count if the file gives one, else the treasury-stock method,
 basic + RSUs + options × max(0, 1 − K/P) + warrants × max(0, 1 − K_w/P), missing components
@@ -20,6 +22,7 @@ counting 0 (so the count is a lower bound, and the notes say which are missing).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -35,21 +38,24 @@ class Terms:
     pre_net_cash: float
     per_dollar_low: float
     per_dollar_high: float
-    notes: tuple[str, ...]
-    stated_diluted: float | None
-    options: float
-    options_strike: float
-    rsus: float
-    warrants: float
-    warrants_strike: float
+    notes: tuple[str, ...] = ()
+    stated_diluted: float | None = None
+    options: float = 0.0
+    options_strike: float = 0.0
+    rsus: float = 0.0
+    warrants: float = 0.0
+    warrants_strike: float = 0.0
 
     @property
     def is_range(self) -> bool:
         return not math.isclose(self.per_dollar_low, self.per_dollar_high)
 
-    def net_cash(self, price: float, end: str = "high") -> float:
-        """Net cash after the offering at ``price`` (USD); ``end`` 'low' (no proceeds) or 'high'."""
-        return self.pre_net_cash + price * (self.per_dollar_high if end == "high" else self.per_dollar_low)
+    def net_cash(self, price: float, end: str = "high", raised_at: float | None = None) -> float:
+        """Net cash after an offering priced at ``price`` (USD); ``end`` 'low' (no proceeds) or
+        'high'. Once the deal is priced, the proceeds were raised at the offer price: a later
+        trading price passes it as ``raised_at``."""
+        at = price if raised_at is None else raised_at
+        return self.pre_net_cash + at * (self.per_dollar_high if end == "high" else self.per_dollar_low)
 
     def diluted_shares(self, price: float) -> float:
         """Fully diluted shares at ``price``: stated, else by the treasury-stock method."""
@@ -70,6 +76,11 @@ def terms(target: Target) -> Terms:
     """The bridge terms of ``target``, with a note for each unsourced one."""
     o = target.offering
     notes = []
+    shares = target.shares_outstanding.value
+    stated = o.get("net_cash_after_offering_usd")
+    if stated is not None:  # the prospectus fixes the net cash after the offering, whatever the price
+        notes.append(f"net cash after the offering is stated, ${stated / 1e9:,.2f}B at every price")
+        return _diluted(target, Terms(shares, stated, 0.0, 0.0), notes)
     cash, debt = o.get("pre_offering_cash_usd"), o.get("pre_offering_debt_usd")
     if cash is None:
         notes.append("pre-offering cash not sourced: counted as 0")
@@ -88,15 +99,34 @@ def terms(target: Target) -> Terms:
         else:
             notes.append(f"{' and '.join(missing)} not sourced: net cash runs from no proceeds to the gross proceeds "
                          f"of {size:,.0f} shares; verdicts use the full-proceeds end")
-    diluted_missing = [n for n, k in (("options", "options_outstanding"), ("RSUs", "rsus_outstanding"),
-                                      ("warrants", "warrants_outstanding")) if o.get(k) is None]
+    return _diluted(target, Terms(shares, pre, low, high), notes)
+
+
+def _diluted(target: Target, base: Terms, notes: list[str]) -> Terms:
+    """``base`` with the fully diluted share terms and every note."""
+    o = target.offering
+    missing = [n for n, k in (("options", "options_outstanding"), ("RSUs", "rsus_outstanding"),
+                              ("warrants", "warrants_outstanding")) if o.get(k) is None]
     stated = o.get("fully_diluted_shares")
-    if stated is None and diluted_missing:
-        notes.append(f"fully diluted shares are a lower bound: {', '.join(diluted_missing)} not sourced")
-    return Terms(target.shares_outstanding.value, pre, low, high, tuple(notes), stated,
-                 o.get("options_outstanding") or 0.0, o.get("options_strike_usd") or 0.0,
-                 o.get("rsus_outstanding") or 0.0, o.get("warrants_outstanding") or 0.0,
-                 o.get("warrants_strike_usd") or 0.0)
+    if stated is None and missing:
+        notes.append(f"fully diluted shares are a lower bound: {', '.join(missing)} not sourced")
+    return dataclasses.replace(base, notes=tuple(notes), stated_diluted=stated,
+                               options=o.get("options_outstanding") or 0.0,
+                               options_strike=o.get("options_strike_usd") or 0.0,
+                               rsus=o.get("rsus_outstanding") or 0.0, warrants=o.get("warrants_outstanding") or 0.0,
+                               warrants_strike=o.get("warrants_strike_usd") or 0.0)
+
+
+def offer_price(target: Target) -> float | None:
+    """The price the deal was priced at (its 'priced' point), if it has been priced."""
+    priced = [p.price_usd for p in target.price_points if p.kind == "priced"]
+    return priced[-1] if priced else None
+
+
+def raised_at(target: Target, kind: str) -> float | None:
+    """The price the proceeds were raised at for a price point of this kind: the offer price
+    for a trading price, else None (the point's own price)."""
+    return offer_price(target) if kind == "trading" else None
 
 
 def bridge_rows(target: Target) -> list[dict]:
@@ -105,7 +135,8 @@ def bridge_rows(target: Target) -> list[dict]:
     rows = []
     for p in target.price_points:
         mcap = p.price_usd * t.shares
-        lo, hi = t.net_cash(p.price_usd, "low"), t.net_cash(p.price_usd, "high")
+        at = raised_at(target, p.kind)
+        lo, hi = t.net_cash(p.price_usd, "low", at), t.net_cash(p.price_usd, "high", at)
         diluted = t.diluted_shares(p.price_usd)
         rows.append({"price_point": p.label, "price_usd": p.price_usd, "shares": t.shares,
                      "market_cap_usd": mcap, "shares_diluted": diluted, "market_cap_diluted_usd": p.price_usd * diluted,

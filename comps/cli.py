@@ -130,6 +130,74 @@ def _print_summary(result) -> None:
         console.print(f"Wrote {len(result.written)} files to {result.config.out_dir}/")
 
 
+@app.command()
+def backtest(
+    out: Annotated[Path, typer.Option(help="Output folder: the backtest's tables and chart, and each IPO's build.")] = Path("outputs/backtest"),
+    targets: Annotated[Path, typer.Option(help="Folder of target files; those with outcomes are backtested.")] = Path("data/targets"),
+    outcomes: Annotated[Path, typer.Option(help="Outcomes CSV (first-day, +6m and +12m closes, the benchmark).")] = Path("data/backtest/outcomes.csv"),
+    config: Annotated[Optional[Path], typer.Option(help="Settings TOML (default: ./comps.toml if present).")] = None,  # noqa: UP045
+    offline: Annotated[bool, typer.Option("--offline", help="Accepted for symmetry with build: a backtest always uses the snapshots.")] = False,
+    no_charts: Annotated[bool, typer.Option("--no-charts", help="Skip the PNG/SVG charts of each IPO's build.")] = False,
+) -> None:
+    """Value every past IPO at its own pricing date with the same engine and score it against
+    what followed: accuracy, band coverage and signal, beside a no-regression baseline."""
+    from comps.report import workers
+
+    renderer = None if no_charts else workers.start()
+    try:
+        from rich.progress import Progress
+
+        from comps.config import load_config
+        from comps.pipeline import run_backtest
+
+        cfg = load_config(config, targets_dir=targets, outcomes_path=outcomes, charts=False if no_charts else None,
+                          offline=True)
+        with Progress(transient=True, console=_console(stderr=True)) as bar:
+            task = bar.add_task("valuing past IPOs", total=None)
+            result = run_backtest(cfg, out, renderer=renderer,
+                                  advance=lambda t: bar.update(task, description=f"valuing {t} at its pricing date"))
+    finally:
+        if renderer is not None:
+            renderer.close()
+    _print_backtest(result)
+
+
+def _print_backtest(result) -> None:
+    from rich.table import Table
+
+    from comps.report.backtest import backtest_frames, caveat
+    from comps.report.tables import display
+
+    console = _console()
+    ipos = backtest_frames(result)["backtest_ipos"]
+    console.print(f"Backtest of {len(ipos)} IPOs ({caveat(len(ipos))})")
+    shown = display(ipos[["ticker", "pricing_date", "offer_usd", "value_usd", "checklist_at_offer", "first_day_return",
+                          "in_90_band_first_day", "excess_return_12m"]])
+    table = Table()
+    for col in shown.columns:
+        table.add_column(col, justify="left" if col in ("Ticker", "Checklist") else "right")
+    for row in shown.itertuples(index=False):
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"The headline probability is {'supported' if result.record.validated else 'unvalidated'}: "
+                  f"{result.record.reason}.")
+    if result.written:
+        console.print(f"Wrote {len(result.written)} files to {result.written[0].parent}/ (backtest.md first)")
+
+
+def _console(stderr: bool = False):
+    """A rich console that fits the terminal and treats a closed pipe (comps … | head) as the
+    reader leaving, not an error."""
+    from rich.console import Console
+
+    class Quiet(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            os.dup2(os.open(os.devnull, os.O_WRONLY), (sys.stderr if stderr else sys.stdout).fileno())
+
+    return Quiet(highlight=False, stderr=stderr)
+
+
 @peers_app.command("list")
 def peers_list(peers: PeersOpt = DEFAULT_PEERS) -> None:
     """Print the peer list."""

@@ -48,6 +48,9 @@ class BuildConfig:
     wild_resamples: int = 1999  # wild-bootstrap resamples for the growth slope's p-value
     benchmark: str = "SMH"  # the sector ETF whose return rolls stale peers forward when nothing better exists
     calendar_lag_days: int = 45  # a target LTM ending this much before the peers' draws a warning
+    targets_dir: Path = Path("data/targets")  # every target file; those with outcomes make the backtest
+    outcomes_path: Path = Path("data/backtest/outcomes.csv")
+    track_record: bool = True  # value the past IPOs known at the as-of date and report how the method did
     seed: int = 20260513
     influence_threshold: float = 0.10
     sensitivity_discounts: tuple[float, ...] = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.35)

@@ -43,10 +43,12 @@ def _slope_lines(fits: Mapping, target: Target, *, small_n: int, weak_slope_p: f
         ev = evidence.get(f.spec.name)
         if ev is not None and ev.flagged:
             one = len(ev.flagged) == 1
+            them = "it" if one else "them"
+            without = (f"slope {ev.slope_without:+.2f} (HC3 p = {ev.p_without:.2f}), R² {ev.r_squared_without:.2f}"
+                       if math.isfinite(ev.slope_without) else "too few peers remain to refit")
             out.append(f"leverage: {f.spec.label}: {', '.join(ev.flagged)} (Cook's D > 1 or |DFBETAS| > 2/√n) "
-                       f"{'carries' if one else 'carry'} the growth slope: without {'it' if one else 'them'}, slope "
-                       f"{ev.slope_without:+.2f} (HC3 p = {ev.p_without:.2f}), R² {ev.r_squared_without:.2f}; with "
-                       f"{'it' if one else 'them'}, {ev.slope:+.2f} (p = {ev.p_hc3:.2f}), R² {ev.r_squared:.2f}")
+                       f"{'carries' if one else 'carry'} the growth slope: without {them}, {without}; with {them}, "
+                       f"{ev.slope:+.2f} (p = {ev.p_hc3:.2f}), R² {ev.r_squared:.2f}")
         if not f.growth_p < weak_slope_p:
             checks = ""
             if ev is not None:
@@ -84,7 +86,7 @@ def warnings(table: pd.DataFrame, fits: Mapping, skipped: Mapping[str, str], tar
             out.append(f"price date: {p.label} (${p.price_usd:,.2f}) is dated {p.date}, {abs(gap)} days "
                        f"{'after' if gap > 0 else 'before'} the as-of date {as_of}; the peers are priced on other days")
     lag, factor = calendar
-    if lag > calendar_lag_days:
+    if lag > calendar_lag_days and factor > 1.005:
         out.append(f"revenue period: {target.name}'s revenue ends {target.revenue_usd.date}, {lag} days before the "
                    f"peers' median LTM end; at its {target.revenue_growth:.0%} growth that lag makes its multiple "
                    f"about {factor - 1:.0%} higher than on the peers' basis")

@@ -5,7 +5,9 @@ that the CLI, the notebook and the tests all use."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -16,7 +18,7 @@ from comps import concentration as cc
 from comps import regression as rg
 from comps import valuation as val
 from comps.config import BuildConfig
-from comps.errors import InputError, ModelError, Problem
+from comps.errors import CompsError, InputError, ModelError, Problem
 from comps.metrics import compute_peer_table
 from comps.regression import leverage, selection
 from comps.result import BuildResult
@@ -26,7 +28,9 @@ from comps.target import Analysis, Target, load_target
 from comps.universe import Peer, load_peers
 
 if TYPE_CHECKING:
+    from comps.backtest import TrackRecord
     from comps.report.workers import ChartProcess
+    from comps.result import BacktestResult
 
 
 def load_inputs(config: BuildConfig) -> tuple[BuildConfig, list[Peer], Target, Snapshots, pd.DataFrame]:
@@ -121,6 +125,7 @@ def build(config: BuildConfig | None = None, *, write: bool = True,
         renderer = workers.start()
     try:
         result = compute(config, peers, target, snaps, disclosures, progress or (lambda _m: None))
+        result = dataclasses.replace(result, track_record=track_record(config, target, result.as_of))
         checkpoint("computed")
         if write:
             from comps.report import write_outputs
@@ -263,3 +268,85 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
         rolls=rolls, date_check=date_check, date_note=date_note, verdicts=verdicts, verdict_note=verdict_note,
         calendar_lag_days=lag, calendar_factor=factor, refresh=refresh_problems, warnings=tuple(warns),
     )
+
+
+def backtest_targets(config: BuildConfig, outcomes: pd.DataFrame) -> list[Target]:
+    """The target files in ``config.targets_dir`` with outcomes, in pricing-date order. A file
+    that does not load is bad input."""
+    from comps.bridge import offer_price
+
+    problems, found = [], []
+    for path in sorted(Path(config.targets_dir).glob("*.toml")):
+        try:
+            t = load_target(path)
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        if t.ticker in set(outcomes["ticker"]) and offer_price(t) is not None:
+            found.append(t)
+    if problems:
+        raise InputError(problems)
+    return sorted(found, key=lambda t: (t.analysis.as_of or dt.date.max, t.ticker))
+
+
+def value_ipo(config: BuildConfig, target: Target) -> BuildResult:
+    """One past IPO valued by the same engine at its own pricing date, from its own files."""
+    cfg = config.replace(target_path=Path(target.path), peers_path=None, snapshot_dir=None, as_of=None, offline=True,
+                         track_record=False)
+    return build(cfg, write=False)
+
+
+def track_record(config: BuildConfig, target: Target, as_of: dt.date,
+                 results: dict[str, BuildResult] | None = None) -> TrackRecord | None:
+    """How the method did on the IPOs priced before ``as_of`` whose outcomes were known by then
+    (``results``: builds already made, by ticker). None when there is no outcomes file."""
+    from comps.backtest import TrackRecord, ipo_rows
+    from comps.sources.outcomes import load_outcomes
+
+    if not config.track_record or not Path(config.outcomes_path).exists():
+        return None
+    outcomes = load_outcomes(config.outcomes_path)
+    known = outcomes[outcomes["date"] <= as_of]
+    rows, notes = [], []
+    for t in backtest_targets(config, known):
+        if t.ticker == target.ticker or not (t.analysis.as_of and t.analysis.as_of < as_of):
+            continue
+        try:
+            past = (results or {}).get(t.ticker) or value_ipo(config, t)
+        except CompsError as exc:
+            notes.append(f"{t.ticker}: not valued ({str(exc).splitlines()[0]})")
+            continue
+        rows += ipo_rows(past, known, known_by=as_of)
+    return TrackRecord.from_rows(pd.DataFrame(rows), tuple(notes), config.seed)
+
+
+def run_backtest(config: BuildConfig, out_dir: Path | None = None, *, renderer: ChartProcess | None = None,
+                 advance: Callable[[str], None] | None = None) -> BacktestResult:
+    """Every past IPO with outcomes valued at its own pricing date by the same engine, each
+    build's report given the track record of the IPOs before it, then all of them scored
+    against what followed. With ``out_dir``, every IPO's full build goes to its own folder in
+    it, beside the backtest's tables and chart, written as one set."""
+    from comps.backtest import TrackRecord, ipo_rows
+    from comps.result import BacktestResult
+    from comps.sources.outcomes import load_outcomes
+
+    outcomes = load_outcomes(config.outcomes_path)
+    targets = backtest_targets(config, outcomes)
+    if not targets:
+        raise InputError(Problem(str(config.targets_dir), "no target file has outcomes in "
+                                                          f"{config.outcomes_path}: nothing to backtest"))
+    results: dict[str, BuildResult] = {}
+    for t in targets:
+        (advance or (lambda _m: None))(t.ticker)
+        results[t.ticker] = value_ipo(config, t)
+    for t in targets:
+        r = results[t.ticker]
+        results[t.ticker] = dataclasses.replace(r, track_record=track_record(config, t, r.as_of, results))
+    rows = [row for r in results.values() for row in ipo_rows(r, outcomes)]
+    record = TrackRecord.from_rows(pd.DataFrame(rows), seed=config.seed)
+    result = BacktestResult(config, results, outcomes, record)
+    if out_dir is not None:
+        from comps.report.backtest import write_backtest
+
+        result = write_backtest(result, Path(out_dir), renderer)
+    return result

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from comps import valuation as val
+from comps.backtest import TrackRecord
 from comps.config import BuildConfig
 from comps.regression import Method
 from comps.regression.leverage import SlopeEvidence
@@ -55,6 +56,7 @@ class BuildResult:
     calendar_factor: float  # how much that lag inflates its multiple
     refresh: pd.DataFrame  # per-ticker live-refresh problems and what was kept (empty offline)
     warnings: tuple[str, ...]
+    track_record: TrackRecord | None = None  # how the method did on the past IPOs known at the as-of date
     written: tuple[Path, ...] = field(default=())
 
     @property
@@ -85,3 +87,18 @@ class BuildResult:
             table[col] = [(", ".join(v) if isinstance(v := getattr(ev[s], attr), tuple) else v) if s in ev else
                           ("" if col == "flagged_peers" else math.nan) for s in table["spec"]]
         return table
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Every past IPO's build (by ticker), the outcomes, and how the method did on them."""
+
+    config: BuildConfig
+    builds: dict[str, BuildResult]
+    outcomes: pd.DataFrame
+    record: TrackRecord
+    written: tuple[Path, ...] = field(default=())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per IPO × method: its value at the offer against what followed."""
+        return self.record.rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import os
 import math
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ class Customer:
     period: str
     source: str
     group: str = ""  # customers sharing a non-empty group are under common control (merged by default)
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class PricePoint:
     date: dt.date
     kind: str  # range | revised | priced | trading
     source: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ OFFERING_FIELDS = {
     "underwriting_spread": ("fraction", "underwriting discount, fraction of the offer price"),
     "pre_offering_cash_usd": ("money", "cash and marketable securities before the offering"),
     "pre_offering_debt_usd": ("money", "total debt before the offering"),
+    "net_cash_after_offering_usd": ("money", "net cash after the offering, where the prospectus fixes it whatever the "
+                                             "price (it then replaces cash, debt and proceeds)"),
     "options_outstanding": ("count", "options outstanding"),
     "options_strike_usd": ("price", "their weighted-average exercise price"),
     "rsus_outstanding": ("count", "restricted stock units outstanding"),
@@ -143,10 +148,10 @@ class Target:
                          "note": f.note})
         for c in self.customers:
             rows.append({"figure": f"customer share: {c.name}", "value": c.share, "date": c.period, "published": "",
-                         "source": c.source, "note": f"group: {c.group}" if c.group else ""})
+                         "source": c.source, "note": "; ".join(x for x in (f"group: {c.group}" if c.group else "", c.note) if x)})
         for p in self.price_points:
             rows.append({"figure": f"price: {p.label}", "value": p.price_usd, "date": p.date.isoformat(),
-                         "published": p.date.isoformat(), "source": p.source, "note": p.kind})
+                         "published": p.date.isoformat(), "source": p.source, "note": "; ".join(x for x in (p.kind, p.note) if x)})
         return rows
 
 
@@ -159,8 +164,8 @@ KEYS = {
                 "ev_assumption"),
     "offering": tuple(OFFERING_FIELDS),
     "figure": ("value", "date", "published", "source", "note"),
-    "customers": ("name", "share", "period", "source", "group"),
-    "price_points": ("label", "price_usd", "date", "kind", "source"),
+    "customers": ("name", "share", "period", "source", "group", "note"),
+    "price_points": ("label", "price_usd", "date", "kind", "source", "note"),
     "checklist": ("walk_away_market_cap_usd", "concentration_declining"),
 }
 #: plausible magnitudes (low, high, unit words) of money and counts, to catch a unit slip
@@ -278,7 +283,7 @@ class _Reader:
 
 def _path(r: _Reader, table: dict, key: str, base: Path) -> Path | None:
     raw = r.get(table, key, f"analysis.{key}", str, required=False)
-    return (base / raw) if raw else None
+    return Path(os.path.normpath(base / raw)) if raw else None
 
 
 def parse_target(data: dict[str, Any], source: str = "target.toml", today: dt.date | None = None) -> Target:
@@ -342,11 +347,12 @@ def parse_target(data: dict[str, Any], source: str = "target.toml", today: dt.da
         period = r.get(c, "period", f"{fld}.period", str)
         csrc = r.get(c, "source", f"{fld}.source", str)
         group = r.get(c, "group", f"{fld}.group", str, required=False) or ""
+        cnote = r.get(c, "note", f"{fld}.note", str, required=False) or ""
         if share is not None and not 0.0 <= share <= 1.0:
             r.fail(f"{fld}.share", f"customer share must be a fraction in [0, 1] (0.62 for 62%), got {share:g}")
             share = None
         if None not in (cname, share, period, csrc):
-            customers.append(Customer(cname, share, period, csrc, group))
+            customers.append(Customer(cname, share, period, csrc, group, cnote))
     total = sum(c.share for c in customers)
     if total > 1.0 + 1e-9:
         r.fail("customers", f"customer shares sum to {total:.3f}, above 1")
@@ -390,6 +396,7 @@ def _price_points(r: _Reader, raw_points: Any) -> list[PricePoint]:
         date = r.date(p, "date", f"{fld}.date")
         kind = r.get(p, "kind", f"{fld}.kind", str)
         psrc = r.get(p, "source", f"{fld}.source", str)
+        pnote = r.get(p, "note", f"{fld}.note", str, required=False) or ""
         if price is not None and not price > 0:
             r.fail(f"{fld}.price_usd", f"price must be positive, got {price:g}")
             price = None
@@ -401,7 +408,7 @@ def _price_points(r: _Reader, raw_points: Any) -> list[PricePoint]:
             r.fail(f"{fld}.label", f"duplicate price-point label {label!r}")
         labels.add(label)
         if None not in (label, price, date, kind, psrc):
-            points.append(PricePoint(label, price, date, kind, psrc))
+            points.append(PricePoint(label, price, date, kind, psrc, pnote))
     by_kind: dict[str, dict[str, float]] = {}  # labels ending in low/high must not be reversed
     for p in points:
         end = p.label.lower().rsplit(" ", 1)[-1]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from comps.bridge import Terms
+from comps.bridge import Terms, offer_price
 from comps.concentration import Discount
 from comps.metrics import growth_adjusted
 from comps.regression import GROWTH, Method, Prediction, Spec
@@ -89,17 +89,23 @@ class SpecValuation:
     base_usd: float
     terms: Terms
     bootstrap: np.ndarray  # bootstrap draws of the fair multiple (undiscounted, ×)
+    offer: float | None = None  # the price the deal was priced at, once it is
 
     @property
     def shares(self) -> float:
         return self.terms.shares
 
+    def cash(self, price: float, end: str = "high", trading: bool = False) -> float:
+        """Net cash at ``price``: raised at that price, or, for a ``trading`` price after the
+        pricing, at the offer price."""
+        return self.terms.net_cash(price, end, self.offer if trading else None)
+
     def fair_price(self, multiple: float | np.ndarray, price: float, discount: float | None = None,
-                   end: str = "high") -> float | np.ndarray:
+                   end: str = "high", trading: bool = False) -> float | np.ndarray:
         """USD per share of an *undiscounted* multiple, after the discount, with the net cash the
         deal has at ``price``."""
         d = self.discount.discount if discount is None else discount
-        return (apply_discount(multiple, d) * self.base_usd + self.terms.net_cash(price, end)) / self.shares
+        return (apply_discount(multiple, d) * self.base_usd + self.cash(price, end, trading)) / self.shares
 
     def breakeven(self, multiple: float | None = None, discount: float | None = None, end: str = "high") -> float:
         """The offer price at which the implied multiple equals the discounted ``multiple``
@@ -108,23 +114,24 @@ class SpecValuation:
         m = self.prediction.multiple if multiple is None else multiple
         return float(self.terms.breakeven_price(apply_discount(m, d) * self.base_usd + self.terms.pre_net_cash, end))
 
-    def implied(self, price: float, end: str = "high") -> float:
+    def implied(self, price: float, end: str = "high", trading: bool = False) -> float:
         """The target's multiple (×) of this method's base at ``price``."""
-        return (price * self.shares - self.terms.net_cash(price, end)) / self.base_usd
+        return (price * self.shares - self.cash(price, end, trading)) / self.base_usd
 
-    def p_below(self, price: float, discount: float | None = None, end: str = "high", how: str = "t") -> float:
+    def p_below(self, price: float, discount: float | None = None, end: str = "high", how: str = "t",
+                trading: bool = False) -> float:
         """P(a peer like the target, discounted, is valued below ``price``): the parametric
         predictive distribution (``how='t'``) or jackknife+ (``'jackknife+'``)."""
         d = self.discount.discount if discount is None else discount
         if d >= 1:
             return 1.0
-        m = self.implied(price, end) / (1.0 - d)
+        m = self.implied(price, end, trading) / (1.0 - d)
         return self.prediction.percentile(m) if how == "t" else self.prediction.jackknife_plus(m)
 
-    def p_range(self, price: float) -> tuple[float, float]:
+    def p_range(self, price: float, trading: bool = False) -> tuple[float, float]:
         """The lowest and highest P(below) across the t and jackknife+ distributions, the
         discount's range and both ends of the EV bridge."""
-        ps = [self.p_below(price, d, end, how) for how in ("t", "jackknife+") for end in ("low", "high")
+        ps = [self.p_below(price, d, end, how, trading) for how in ("t", "jackknife+") for end in ("low", "high")
               for d in (*self.discount.range, self.discount.discount)]
         ps = [p for p in ps if math.isfinite(p)]
         return min(ps), max(ps)
@@ -141,7 +148,8 @@ def value_spec(method: Method, target: Target, discount: Discount, terms: Terms,
     if not base > 0:
         raise ValueError(f"{method.spec.label}: the target's {method.spec.base} is not positive")
     levels = tuple(sorted({*levels, 0.5})) if method.spec.kind == "baseline" else tuple(levels)
-    return SpecValuation(method, method.predict(x, levels), discount, base, terms, bootstrap_draws)
+    return SpecValuation(method, method.predict(x, levels), discount, base, terms, bootstrap_draws,
+                         offer_price(target))
 
 
 def interval_rows(sv: SpecValuation) -> list[dict]:
@@ -183,12 +191,12 @@ def price_rows(sv: SpecValuation, target: Target, headline: float, weak_slope_p:
     fair_m = apply_discount(pred.multiple, d)
     rows = []
     for p in target.price_points:
-        price = p.price_usd
+        price, trading = p.price_usd, p.kind == "trading"
         mcap = price * sv.shares
-        net_cash = sv.terms.net_cash(price)
+        net_cash = sv.cash(price, trading=trading)
         ev = mcap - net_cash
-        implied = sv.implied(price)
-        fair, lo, hi = (sv.fair_price(m, price) for m in (pred.multiple, band.pi_low, band.pi_high))
+        implied = sv.implied(price, trading=trading)
+        fair, lo, hi = (sv.fair_price(m, price, trading=trading) for m in (pred.multiple, band.pi_low, band.pi_high))
         if sv.fit.spec.kind == "baseline":
             g, g_note = math.nan, "n/a: no regression"
         elif p_slope < weak_slope_p:
@@ -197,7 +205,7 @@ def price_rows(sv: SpecValuation, target: Target, headline: float, weak_slope_p:
                 g_note = "n/a: the growth slope is not positive"
         else:
             g, g_note = math.nan, f"n/a: slope not significant (HC3 p = {p_slope:.2f})"
-        p_lo, p_hi = sv.p_range(price)
+        p_lo, p_hi = sv.p_range(price, trading)
         rows.append({
             "spec": sv.fit.spec.name, "kind_of_method": sv.fit.spec.kind, "n": sv.fit.n, "price_point": p.label,
             "kind": p.kind, "price_date": p.date, "price_usd": price,
@@ -210,7 +218,8 @@ def price_rows(sv: SpecValuation, target: Target, headline: float, weak_slope_p:
             "fair_price_usd": floor0(fair), "band_low_price_usd": floor0(lo), "band_high_price_usd": floor0(hi),
             "band_low_truncated": bool(lo < 0), "breakeven_price_usd": floor0(sv.breakeven()),
             "premium_to_fair": price / fair - 1.0 if fair > 0 else math.nan,
-            "p_peer_below_price": sv.p_below(price), "p_jackknife_plus": sv.p_below(price, how="jackknife+"),
+            "p_peer_below_price": sv.p_below(price, trading=trading),
+            "p_jackknife_plus": sv.p_below(price, how="jackknife+", trading=trading),
             "p_low": p_lo, "p_high": p_hi,
             "implied_growth": g, "implied_growth_note": g_note,
             "verdict": verdict(price, lo, hi),
@@ -232,9 +241,11 @@ def influence(sv: SpecValuation, target: Target, headline: float,
     price = np.array([sv.breakeven(m, di) for m, di in zip(loo["multiple"], d, strict=True)])
     flips = [[] for _ in range(len(loo))]
     for p in target.price_points:
-        before = verdict(p.price_usd, sv.fair_price(band.pi_low, p.price_usd), sv.fair_price(band.pi_high, p.price_usd))
-        after = verdict(p.price_usd, sv.fair_price(loo["low"].to_numpy(), p.price_usd, d),
-                        sv.fair_price(loo["high"].to_numpy(), p.price_usd, d))
+        t = p.kind == "trading"
+        before = verdict(p.price_usd, sv.fair_price(band.pi_low, p.price_usd, trading=t),
+                         sv.fair_price(band.pi_high, p.price_usd, trading=t))
+        after = verdict(p.price_usd, sv.fair_price(loo["low"].to_numpy(), p.price_usd, d, trading=t),
+                        sv.fair_price(loo["high"].to_numpy(), p.price_usd, d, trading=t))
         for i in np.flatnonzero(after != before):
             flips[i].append(p.label)
     change = price / base_fair - 1.0 if base_fair > 0 else np.full(len(price), np.nan)

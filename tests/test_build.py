@@ -24,8 +24,10 @@ from comps.valuation import target_inputs
 SHARES, REV, PRIMARY, SPREAD, CASH = 215_228_541, 510.0e6, 30e6, 0.033, 701.7e6
 
 
-def net_cash(price: float) -> float:
-    return CASH + PRIMARY * price * (1 - SPREAD)
+def net_cash(price: float, kind: str = "priced") -> float:
+    """Pre-offering cash + the primary shares' net proceeds, raised at ``price``; once priced, a
+    trading price (the first-day close) leaves the proceeds as raised at the $185 offer."""
+    return CASH + PRIMARY * (185.0 if kind == "trading" else price) * (1 - SPREAD)
 
 
 def test_valuation_has_a_row_per_price_point_and_the_seed_figures(offline_result):
@@ -43,9 +45,10 @@ def test_fair_price_premium_and_discount_by_hand(offline_result):
         base = REV if r["multiple"] == "ev_to_revenue_ltm" else REV * 0.39
         p = r["price_usd"]
         assert r["fair_multiple_discounted"] == pytest.approx(r["fair_multiple"] * (1 - r["discount"]))
-        assert r["fair_price_usd"] == pytest.approx((r["fair_multiple_discounted"] * base + net_cash(p)) / SHARES)
+        cash = net_cash(p, r["kind"])
+        assert r["fair_price_usd"] == pytest.approx((r["fair_multiple_discounted"] * base + cash) / SHARES)
         assert r["premium_to_fair"] == pytest.approx(p / r["fair_price_usd"] - 1)
-        assert r["implied_multiple"] == pytest.approx((p * SHARES - net_cash(p)) / base)
+        assert r["implied_multiple"] == pytest.approx((p * SHARES - cash) / base)
         # the break-even price: P × shares − proceeds(P) − cash = fair EV
         be = r["breakeven_price_usd"]
         assert be * SHARES - net_cash(be) == pytest.approx(r["fair_multiple_discounted"] * base, rel=1e-9)
@@ -102,9 +105,9 @@ def test_implied_growth_reproduces_each_price_under_a_significant_slope(offline_
     x = target_inputs(t)
     for r in rows:
         m = f.predict({**x, rg.GROWTH: r["implied_growth"]}, ()).multiple
-        assert sv.fair_price(m, r["price_usd"]) == pytest.approx(r["price_usd"], rel=1e-9)
+        assert sv.fair_price(m, r["price_usd"], trading=r["kind"] == "trading") == pytest.approx(r["price_usd"], rel=1e-9)
         # by hand: (M/(1-D) - a) / b with M the price's EV/Revenue
-        m_und = (r["price_usd"] * SHARES - net_cash(r["price_usd"])) / REV / (1 - sv.discount.discount)
+        m_und = (r["price_usd"] * SHARES - net_cash(r["price_usd"], r["kind"])) / REV / (1 - sv.discount.discount)
         assert r["implied_growth"] == pytest.approx((m_und - f.params["const"]) / f.params[rg.GROWTH], rel=1e-9)
 
 
@@ -284,24 +287,31 @@ def test_light_commands_import_no_heavy_libraries(args):
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_a_second_target_is_valued_from_its_own_file(tmp_path):
-    """CoreWeave's IPO from data/targets/coreweave.toml: no Cerebras figure or threshold leaks in."""
+def test_a_past_ipo_is_valued_at_its_own_pricing_date_against_its_own_peers(tmp_path):
+    """CoreWeave's file names its pricing date and its point-in-time peers: the build values it
+    against the 2025-03-27 layer, never against 2026 peers, and no Cerebras figure leaks in."""
     from comps.config import BuildConfig
     from comps.pipeline import build
 
     root = Path(__file__).resolve().parents[1]
-    cfg = BuildConfig(peers_path=root / "data/peers.csv", target_path=root / "data/targets/coreweave.toml",
-                      snapshot_dir=root / "data/snapshots", concentration_path=root / "data/concentration.csv",
-                      out_dir=tmp_path / "out", offline=True)
-    r = build(cfg)
-    shares, rev, rev_prior = 473_480_931, 1920e6, 228.9e6  # S-1/A and S-1 figures in the file
+    r = build(BuildConfig(target_path=root / "data/targets/coreweave.toml", concentration_path=root / "data/concentration.csv",
+                          out_dir=tmp_path / "out", offline=True, charts=False))
+    assert r.as_of.isoformat() == "2025-03-27" and r.config.snapshot_dir.as_posix().endswith("data/backtest/coreweave/snapshots")
+    assert {p.name for p in r.snapshots.files} == {"2025-03-27.csv"}
+    assert all(r_["date"] is None or r_["date"] <= r.as_of for r_ in r.snapshots.rows)
+    shares, rev, rev_prior = 464_779_526, 1920e6, 228.9e6
     priced = r.headline.set_index("price_point").loc["Priced"]
+    cash = -7_926_340_000 + 36_590_000 * 40  # pre-IPO debt (no cash sourced) and the primary shares at $40, gross
     assert priced["market_cap_usd"] == pytest.approx(40 * shares)
-    assert priced["ev_to_revenue_ltm"] == pytest.approx(40 * shares / rev)  # EV = market cap (stated)
+    assert priced["ev_to_revenue_ltm"] == pytest.approx((40 * shares - cash) / rev)
     assert r.target.revenue_growth == pytest.approx(rev / rev_prior - 1)
-    assert all("CRWV" not in f.tickers for f in r.fits.values())  # the target is not its own peer
+    assert "CRWV" not in r.peers.index and not any(w.startswith("price date:") for w in r.warnings)
     assert not r.checklist["signal"].str.startswith("walk away").any()  # no band in the file
-    dated = [w for w in r.warnings if w.startswith("price date:")]
-    assert len(dated) == len(r.target.price_points)
     assert any("target has no gross_margin" in w for w in r.warnings)
-    assert any(w.startswith("extrapolation:") for w in r.warnings)  # 739% growth, peers up to ~480%
+
+
+def test_an_as_of_with_no_snapshot_layer_names_it_and_how_to_make_one(project, capsys):
+    assert main(["build", "--offline", "--as-of", "2025-01-02", "--out", "out"]) == 2
+    err = capsys.readouterr().err
+    assert "no snapshot layer on or before the as-of date 2025-01-02 (the oldest is 2026-05-13.csv)" in err
+    assert "comps figures add TICKER market_cap VALUE --date 2025-01-02" in err and not (project / "out").exists()

@@ -43,7 +43,8 @@ def test_comps_table_groups_peers_and_its_statistics_are_the_numbers(offline_res
     assert list(t["row_type"].iloc[-len(target):]) == ["target"] * len(offline_result.target.price_points)
     shares, rev, gm = 215_228_541, 510.0e6, 0.39
     for (_, row), p in zip(target.iterrows(), offline_result.target.price_points, strict=True):
-        ev = p.price_usd * shares - (701.7e6 + 30e6 * p.price_usd * (1 - 0.033))  # the EV bridge, by hand
+        raised = 185.0 if p.kind == "trading" else p.price_usd  # proceeds raised at the offer once priced
+        ev = p.price_usd * shares - (701.7e6 + 30e6 * raised * (1 - 0.033))  # the EV bridge, by hand
         assert row["ev_to_revenue_ltm"] == pytest.approx(ev / rev)
         assert row["ev_to_gross_profit_ltm"] == pytest.approx(ev / (rev * gm))
 
@@ -62,7 +63,8 @@ def test_the_workbook_has_its_sheets_formats_formulas_and_cached_values(offline_
     for i, r in val.iterrows():
         n = 13 + i  # first price row under the nine inputs, a blank row and the header
         assert ws[f"A{n}"].value == r["price_point"]
-        assert ws[f"C{n}"].value == f"=B{n}*$B$2" and ws[f"D{n}"].value == f"=$B$3+B{n}*$B$4"
+        raised = "B18" if r["kind"] == "trading" else f"B{n}"  # the first-day close: proceeds raised at the $185 offer
+        assert ws[f"C{n}"].value == f"=B{n}*$B$2" and ws[f"D{n}"].value == f"=$B$3+{raised}*$B$4"
         assert ws[f"E{n}"].value == f"=C{n}-D{n}" and ws[f"F{n}"].value == f"=E{n}/$B$5"
         assert ws[f"H{n}"].value == f"=($B$7*(1-$B$8)*$B$6+D{n})/$B$2"
         assert values[f"B{n}"].value == pytest.approx(r["price_usd"])

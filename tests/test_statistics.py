@@ -63,11 +63,11 @@ def test_the_headline_probability_is_the_prediction_intervals_percentile(offline
     checked = 0
     for sv in offline_result.specs.values():
         for p in offline_result.target.price_points:
-            prob = sv.p_below(p.price_usd)
+            prob = sv.p_below(p.price_usd, trading=p.kind == "trading")
             if not 0.01 <= prob <= 0.99:
                 continue
             checked += 1
-            net_cash = 701.7e6 + 30e6 * p.price_usd * (1 - 0.033)
+            net_cash = 701.7e6 + 30e6 * (185.0 if p.kind == "trading" else p.price_usd) * (1 - 0.033)
             undiscounted = (p.price_usd * sv.shares - net_cash) / sv.base_usd / (1 - sv.discount.discount)
             t = stats.t.ppf(prob, sv.prediction.df_resid)  # the end of the central interval at level |2P − 1|
             mu = math.log(sv.prediction.multiple) if sv.fit.spec.log_y else sv.prediction.multiple
@@ -90,7 +90,8 @@ def test_the_headline_probability_carries_its_range_and_its_precision(offline_re
     d_low, d_high = sv.discount.range
     for _, r in offline_result.headline.iterrows():
         price = r["price_usd"]
-        ps = [sv.p_below(price, d, end, how) for how in ("t", "jackknife+") for end in ("low", "high")
+        t = r["kind"] == "trading"
+        ps = [sv.p_below(price, d, end, how, t) for how in ("t", "jackknife+") for end in ("low", "high")
               for d in (d_low, d_high, sv.discount.discount)]
         assert r["p_low"] == pytest.approx(min(ps)) and r["p_high"] == pytest.approx(max(ps))
         m = r["implied_multiple"] / (1 - sv.discount.discount)
@@ -131,7 +132,8 @@ def test_the_peer_distribution_needs_no_slope(offline_result):
     ga = (peers["ev_to_revenue_ltm"] / (peers["revenue_growth"] * 100)).dropna()
     g = offline_result.target.revenue_growth
     for _, r in dist[dist["multiple"] == "ev_to_revenue_ltm"].iterrows():
-        implied = (r["price_usd"] * 215_228_541 - 701.7e6 - 30e6 * r["price_usd"] * (1 - 0.033)) / 510.0e6
+        raised = 185.0 if r["price_point"] == "First-day close" else r["price_usd"]
+        implied = (r["price_usd"] * 215_228_541 - 701.7e6 - 30e6 * raised * (1 - 0.033)) / 510.0e6
         assert r["implied_multiple"] == pytest.approx(implied)
         assert r["peer_percentile"] == pytest.approx((m <= implied).mean())
         assert r["peer_median"] == pytest.approx(np.median(m)) and r["peer_q3"] == pytest.approx(np.quantile(m, 0.75))

@@ -105,6 +105,8 @@ def check_out_dir(out_dir: Path) -> None:
     if not out_dir.is_dir():
         raise InputError(Problem(str(out_dir), "--out must be a folder, and this is a file", field="--out"))
     names = {p.name for p in out_dir.iterdir()} - {"screenshots"}  # the browser test's artifacts
+    if (out_dir / BACKTEST_DIR / "manifest.json").is_file():  # a backtest's set (and its lock), which a build keeps
+        names -= {BACKTEST_DIR, f".{BACKTEST_DIR}.lock"}
     if not names or names == {"README.md"} and (out_dir / "README.md").read_text(errors="replace") == OUTPUTS_README:
         return
     try:
@@ -117,6 +119,19 @@ def check_out_dir(out_dir: Path) -> None:
                                            "a new or empty folder", field="--out"))
 
 
+#: the subfolder ``comps backtest`` writes by default; a build keeps it when it replaces its folder
+BACKTEST_DIR = "backtest"
+
+
+def output_lock(out_dir: Path):
+    """The lock writers of ``out_dir`` take turns on: beside the folder, or, for a folder inside
+    a build's output folder (the backtest's), the lock of that build's folder, so neither swap
+    can move the other's temporary files away."""
+    out_dir = Path(out_dir)
+    owner = out_dir.parent if (out_dir.parent / "manifest.json").is_file() else out_dir
+    return lock(owner.parent / f".{owner.name}.lock", f"the output folder {owner}")
+
+
 def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | None = None) -> BuildResult:
     """Render everything in memory, then make ``out_dir`` hold this set of files and nothing
     else, in one atomic swap. Builds writing to one folder take turns (a lock beside it)."""
@@ -125,10 +140,10 @@ def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | N
     files["manifest.json"] = (json.dumps(manifest(result, files), indent=2, sort_keys=True) + "\n").encode()
     out_dir = Path(out_dir)
     checkpoint("rendered")
-    with lock(out_dir.parent / f".{out_dir.name}.lock", f"the output folder {out_dir}"):
+    with output_lock(out_dir):
         check_out_dir(out_dir)  # again under the lock: the folder may have changed since the build began
         remove_stale_temporaries(out_dir)
-        written = replace_dir(files, out_dir)
+        written = replace_dir(files, out_dir, keep=(BACKTEST_DIR,))
         STATE["written"] = out_dir
     checkpoint("swapped")
     return dataclasses.replace(result, written=tuple(written))

@@ -87,9 +87,15 @@ def render(fig: Figure) -> dict[str, bytes]:
     return out
 
 
-def render_all(result: BuildResult, stems: list[str] | None = None) -> dict[str, dict[str, bytes]]:
-    """The charts named by ``stems`` (default: all) as PNG and SVG bytes."""
-    return {stem: render(CHARTS[stem](result)) for stem in (stems or list(CHARTS))}
+def charts_for(obj) -> dict:
+    """The charts of a build's result, or of a backtest's rows (a DataFrame)."""
+    return CHARTS if hasattr(obj, "specs") else BACKTEST_CHARTS
+
+
+def render_all(obj, stems: list[str] | None = None) -> dict[str, dict[str, bytes]]:
+    """The charts of ``obj`` named by ``stems`` (default: all) as PNG and SVG bytes."""
+    charts = charts_for(obj)
+    return {stem: render(charts[stem](obj)) for stem in (stems or list(charts))}
 
 
 def segment_colors(result: BuildResult) -> dict[str, str]:
@@ -326,6 +332,45 @@ def influence_chart(result: BuildResult) -> Figure:
     return fig
 
 
+def backtest_chart(rows) -> Figure:
+    """Each past IPO's predicted band at the offer (the engine's headline method, 80 % and 90 %,
+    as value per share) against the offer and the prices that followed, all divided by the offer
+    price so the IPOs share one axis (log scale)."""
+    from matplotlib.ticker import FuncFormatter
+
+    head = rows[rows["headline"]].sort_values("pricing_date").reset_index(drop=True)
+    with styled():
+        fig, ax = new_figure(9, 0.75 * len(head) + 2.2)
+        for i, r in head.iterrows():
+            p = r["offer_usd"]
+            for level, color in ((90, "#c6dbef"), (80, "#6baed6")):
+                lo, hi = r[f"band_{level}_low_usd"] / p, r[f"band_{level}_high_usd"] / p
+                ax.barh(i, hi - max(lo, 1e-3), left=max(lo, 1e-3), height=0.5, color=color, edgecolor="none",
+                        label=f"{level} % band at the offer" if i == 0 else None)
+            ax.plot([r["value_usd"] / p], [i], marker="D", color="#08306b", ms=7, ls="",
+                    label="the method's value" if i == 0 else None)
+            for col, marker, color, what in (("first_day_close_usd", "o", "#d62728", "first-day close"),
+                                             ("close_6m_usd", "s", "#ff7f0e", "+6 months"),
+                                             ("close_12m_usd", "^", "#2ca02c", "+12 months")):
+                if r[col] > 0:
+                    ax.plot([r[col] / p], [i], marker=marker, color=color, ms=8, ls="", mec="black", mew=0.5,
+                            label=what if i == 0 else None)
+        ax.axvline(1.0, color="black", lw=1.2, label="offer price")
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
+        ax.set_yticks(range(len(head)), [f"{r['ticker']} ({r['pricing_date']}, ${r['offer_usd']:,.2f})"
+                                         for _, r in head.iterrows()])
+        ax.invert_yaxis()
+        ax.set_xlabel("price or value per share ÷ offer price (log scale)")
+        ax.set_title("Past IPOs: the band the engine gave at the offer, and where the price went")
+        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
+        ax.annotate(textwrap.fill(f"n = {len(head)} IPOs: descriptive, not a test. Each valued at its pricing date "
+                                  "against its own point-in-time peers; bands after the concentration discount.", 110),
+                    xy=(0, 0), xycoords=(fig.transFigure, legend), xytext=(4, -6), textcoords="offset points",
+                    ha="left", va="top", fontsize=7.5, color="#555555")
+    return fig
+
+
 CHARTS = {
     "scatter_growth_multiple": scatter,
     "football_field": football_field,
@@ -333,3 +378,4 @@ CHARTS = {
     "peer_multiples": peer_bars,
     "influence": influence_chart,
 }
+BACKTEST_CHARTS = {"backtest_bands": backtest_chart}

@@ -170,13 +170,16 @@ def _valuation(book: _Book, result: BuildResult) -> None:
         ws.write_string(top, j, h, book.head)
     ws.set_column(0, 0, 44)
     ws.set_column(1, len(headers) - 1, 15)
+    kinds = list(result.headline["kind"])
+    offer_row = top + 2 + kinds.index("priced") if "priced" in kinds else None  # Excel row of the offer price
     for i, (_, r) in enumerate(result.headline.iterrows(), start=top + 1):
         n = i + 1  # Excel's 1-based row
         price = float(r["price_usd"])
+        raised = f"B{offer_row}" if r["kind"] == "trading" and offer_row else f"B{n}"  # proceeds raised at the offer
         ws.write_string(i, 0, str(r["price_point"]))
         ws.write_number(i, 1, price, book.input)
         ws.write_formula(i, 2, f"=B{n}*{shares}", book.formats["money"], r["market_cap_usd"])
-        ws.write_formula(i, 3, f"={pre}+B{n}*{per_dollar}", book.formats["money"], r["net_cash_usd"])
+        ws.write_formula(i, 3, f"={pre}+{raised}*{per_dollar}", book.formats["money"], r["net_cash_usd"])
         ws.write_formula(i, 4, f"=C{n}-D{n}", book.formats["money"], r["enterprise_value_usd"])
         ws.write_formula(i, 5, f"=E{n}/{rev}", book.formats["multiple"], r["ev_to_revenue_ltm"])
         ws.write_formula(i, 6, f"=E{n}/{base}", book.formats["multiple"], r["implied_multiple"])

@@ -89,25 +89,33 @@ def verdict_sentence(result: BuildResult) -> str:
             f"{signal(result, p['price_point'])}{f' ({headroom})' if headroom else ''}.")
 
 
+def _margin_evidence(result: BuildResult) -> str:
+    """What gross margin adds, when the margin-aware regression was fitted."""
+    m = result.fits.get("log_ev_revenue_margin")
+    if m is None or "gross_margin" not in getattr(m, "pvalues", {}):
+        return ""
+    p = float(m.pvalues["gross_margin"])
+    if p < result.config.weak_slope_p:
+        return (f"; gross margin does explain them (R² {m.rsquared:.2f} with growth, margin slope HC3 p = {p:.2f}, "
+                f"n = {m.n})")
+    return f"; nor does gross margin, significantly (margin slope HC3 p = {p:.2f}, n = {m.n})"
+
+
 def method_support(result: BuildResult) -> str:
     """What the peers support, with the evidence: which method won out of sample and why."""
     sv = result.specs[result.chosen]
     f = sv.fit
     regressions = result.methods[result.methods["kind"] == "regression"]
     beat = regressions[regressions["beats_baseline"]]
-    margin = result.fits.get("log_ev_revenue_margin")
-    margin_text = ""
-    if margin is not None and margin.spec.kind == "regression" and "gross_margin" in margin.pvalues:
-        margin_text = (f"; gross margin explains much of them (R² {margin.rsquared:.2f}, margin p = "
-                       f"{margin.pvalues['gross_margin']:.2f}, n = {margin.n})")
     if result.headline_is_baseline:
         lead = ("no regression beats the peer distribution out of sample" if beat.empty else
                 f"{len(beat)} regression(s) beat the peer median on their own peers, but not the peer distribution "
                 "on the peers all methods share")
-        return (f"{lead}: the growth slope is weak in every spec{margin_text}, so the answer is where the price "
-                f"sits among the peers, on the {f.spec.title.lower()} ({multiple(sv.prediction.multiple)}, "
-                f"n = {f.n}, leave-one-out error {result.methods.set_index('spec').at[result.chosen, 'loo_rmse_log']:.2f} "
-                "in log terms), not a regression's fair value")
+        loo = result.methods.set_index("spec").at[result.chosen, "loo_rmse_log"]
+        return (f"{lead}: growth does not explain the peers' multiples{_margin_evidence(result)}; so the answer is "
+                f"where the price sits among the peers, by the {f.spec.title.replace('Peer ', 'peer ', 1)} "
+                f"({multiple(sv.prediction.multiple)}, n = {f.n}, leave-one-out error {loo:.2f} in log terms), not "
+                "a regression's fair value")
     return (f"{f.spec.title} beats the peer median out of sample (R² {f.rsquared:.2f}, n = {f.n}, growth slope "
             f"HC3 p = {f.growth_p:.2f}), so it supplies the fair value, with its prediction band")
 
@@ -133,3 +141,33 @@ def believe_line(result: BuildResult) -> str:
             f"its {t.fiscal_label}" + (f", about {years:.1f} years at its current {percent(g, 0)} growth" if math.isfinite(years)
                                         else "") +
             f"; at the peer upper quartile ({multiple(rev['peer_q3'])}) it needs {money(needed['upper quartile'])}")
+
+
+def track_record_sentence(result: BuildResult) -> str:
+    """How the method did on the past IPOs known at the as-of date, in one paragraph; '' if the
+    build has no track record."""
+    tr = result.track_record
+    if tr is None:
+        return ""
+    if tr.rows.empty:
+        return f"No past IPO with known outcomes was priced before {result.as_of}, so the method has no track record."
+    calls = tr.to_frame()
+    head = tr.summary.iloc[0]
+    base = tr.summary.set_index("method")
+    med = base.loc["median_ev_revenue"] if "median_ev_revenue" in base.index else None
+    dates = f"{calls['pricing_date'].min():%Y-%m} to {calls['pricing_date'].max():%Y-%m}"
+    n = len(calls)
+    text = (f"On the {n} past IPOs known at {result.as_of} ({', '.join(calls['ticker'])}, priced {dates}), each valued "
+            f"at its own pricing date, the engine's headline value was within ±15 % of the offer price in "
+            f"{int(round(head['within_15pct_of_offer'] * n))} of {n} (median |ln(value/price)| "
+            f"{head['median_abs_ln_value_to_offer']:.2f}")
+    if med is not None:
+        text += f"; the plain peer-median EV/Revenue: {med['median_abs_ln_value_to_offer']:.2f}"
+    below = int((calls["value_usd"] < calls["offer_usd"]).sum())
+    text += (f"), below the offer in {below} of {n}; its 90 % band held the first-day close in "
+             f"{int(round(head['coverage_90_first_day'] * n))} of {n}. Its call at the offer was "
+             f"{', '.join(f'{t}: {c}' for t, c in zip(calls['ticker'], calls['checklist_at_offer'], strict=True))}, "
+             f"and first-day returns were {', '.join(f'{r:+.0%}' for r in calls['first_day_return'])}. With {n} IPOs "
+             "this describes; it cannot test. The headline probability is therefore "
+             f"{'supported' if tr.validated else 'unvalidated'} ({tr.reason})")
+    return text

@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Self
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
+    import pandas as pd
+
     from comps.result import BuildResult
 
 Rendered = dict[str, dict[str, bytes]]  # chart stem → {"png": bytes, "svg": bytes}
@@ -84,8 +86,11 @@ class ChartProcess:
     def pid(self) -> int:
         return self._proc.pid
 
-    def submit(self, result: BuildResult) -> None:
+    def submit(self, result: BuildResult | pd.DataFrame) -> None:
+        """Render the charts of a build's result (or of a backtest's rows); ``collect`` them
+        before submitting the next."""
         self._conn.send(result)
+        self._collected = False
 
     def collect(self, timeout: float = COLLECT_TIMEOUT_S) -> Rendered:
         if not self._conn.poll(timeout):
@@ -106,7 +111,7 @@ class ChartProcess:
             return
         self._closed = True
         self._conn.close()  # a chart process waiting for a result sees EOF and exits
-        if not self._collected:
+        if not self._collected:  # mid-render (or never used): nothing to wait for
             _kill_group(self._proc.pid)
         self._proc.join(timeout=2)
         if self._proc.is_alive():
@@ -132,8 +137,9 @@ def start(workers: int = 2) -> ChartProcess | None:
 
 
 def _serve(conn: Connection, parent_end: Connection, workers: int) -> None:
-    """Body of the chart process: warm up, wait for one result, render it on forked renderers
-    and send back ("ok", bytes) or ("error", message)."""
+    """Body of the chart process: warm up, then for each result that arrives (one per build, or
+    one per IPO of a backtest) render it on forked renderers and send back ("ok", bytes) or
+    ("error", message), until the main process closes its end."""
     try:
         os.setpgid(0, 0)
     except PermissionError:
@@ -141,18 +147,19 @@ def _serve(conn: Connection, parent_end: Connection, workers: int) -> None:
     _die_with_parent()
     parent_end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C belongs to the main process, which then kills this group
-    from comps.report.charts import CHARTS, warm_up
+    from comps.report.charts import charts_for, warm_up
 
     warm_up()
-    try:
-        result = conn.recv()
-    except EOFError:  # the build ended without charts
-        return
-    try:
-        reply = ("ok", _render_forked(result, list(CHARTS), workers))
-    except Exception as exc:  # noqa: BLE001 - reported to the main process, which raises it
-        reply = ("error", f"{type(exc).__name__}: {exc}")
-    conn.send(reply)
+    while True:
+        try:
+            result = conn.recv()
+        except EOFError:  # the build (or the last one) is done
+            return
+        try:
+            reply = ("ok", _render_forked(result, list(charts_for(result)), workers))
+        except Exception as exc:  # noqa: BLE001 - reported to the main process, which raises it
+            reply = ("error", f"{type(exc).__name__}: {exc}")
+        conn.send(reply)
 
 
 def _render_forked(result: BuildResult, stems: list[str], workers: int) -> Rendered:
