@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from comps.bridge import offer_price
+from comps.metrics import shift_months
 from comps.valuation import apply_discount
 
 #: below this many IPOs the backtest describes; it does not test
@@ -70,6 +71,7 @@ def ipo_rows(result, outcomes: pd.DataFrame, known_by: dt.date | None = None) ->
     offer = offer_price(t)
     if offer is None:
         return []
+    known = known_by or result.config.today or dt.date.today()
     close1, day1 = _outcome(outcomes, t.ticker, "first_day_close", known_by)
     close6, day6 = _outcome(outcomes, t.ticker, "close_6m", known_by)
     close12, day12 = _outcome(outcomes, t.ticker, "close_12m", known_by)
@@ -112,8 +114,10 @@ def ipo_rows(result, outcomes: pd.DataFrame, known_by: dt.date | None = None) ->
                 iv = sv.prediction.interval(level)
                 lo, hi = apply_discount(iv.pi_low, d), apply_discount(iv.pi_high, d)
                 row[f"in_{level:.0%}_band_{label}".replace("%", "")] = bool(lo <= m <= hi)
-        row["outcomes_missing"] = ", ".join(f for f, v in (("first-day close", close1), ("+6m close", close6),
-                                                           ("+12m close", close12)) if not v > 0)
+        row["outcomes_missing"] = "; ".join(
+            f"{what} {'not yet known (due about ' + str(due) + ')' if due > known else 'not in the stored sources'}"
+            for what, v, due in (("first-day close", close1, result.as_of), ("+6m close", close6, shift_months(result.as_of, 6)),
+                                 ("+12m close", close12, shift_months(result.as_of, 12))) if not v > 0)
         rows.append(row)
     return rows
 
@@ -189,7 +193,7 @@ def validated(summary: pd.DataFrame) -> tuple[bool, str]:
         return False, "no past IPO was scored"
     n, cov = int(head["n_ipos"].iloc[0]), float(head["coverage_90_first_day"].iloc[0])
     if n < MIN_FOR_INFERENCE:
-        return False, f"only {n} past IPO{'s' if n != 1 else ''} scored: too few to calibrate a probability"
+        return False, f"only {n} past IPO{'s' if n != 1 else ''} scored, too few to calibrate a probability"
     if not 0.80 <= cov <= 0.97:
         return False, f"the 90 % band covered {cov:.0%} of first-day prices, outside 80 % to 97 %"
     return True, f"{n} past IPOs; the 90 % band covered {cov:.0%} of first-day prices"

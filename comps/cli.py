@@ -84,27 +84,25 @@ def build(
 def _print_summary(result) -> None:
     """The verdict, what the method supports, the headline table and every warning, fitted to
     the terminal's width (COLUMNS is honoured)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from comps.diagnostics import digest
     from comps.report.story import (
         believe_line,
         method_support,
         probability_sentence,
+        track_record_line,
         verdict_sentence,
     )
     from comps.report.tables import column_need, fit_to_width, headline_display
 
-    class Quiet(Console):
-        def on_broken_pipe(self) -> None:  # the reader went away (comps build | head): not an error
-            self.quiet = True
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-    console = Quiet(highlight=False)
+    console = _console()
     console.print(verdict_sentence(result))
     support = method_support(result)
     console.print(f"{support[0].upper()}{support[1:]}. {probability_sentence(result)}.")
     console.print(believe_line(result) + ".")
+    if result.track_record is not None:
+        console.print(track_record_line(result) + ".")
     table = Table(title=f"{result.target.name} ({result.target.ticker}) at each price point, as of {result.as_of}",
                   title_justify="left")
     full = headline_display(result)
@@ -124,10 +122,13 @@ def _print_summary(result) -> None:
         for _, r in result.refresh.iterrows():
             problems.add_row(r["ticker"], r["failed"], r["kept_from_snapshots"])
         console.print(problems)
-    for w in result.warnings:
-        console.print(f"[yellow]warning[/yellow] {w}", markup=True)
+    if result.warnings:
+        console.print(f"[yellow]{len(result.warnings)} warnings[/yellow] (each in full in summary.md):", markup=True)
+        for w in digest(result.warnings):
+            console.print(f"- {w}", markup=False)
     if result.written:
-        console.print(f"Wrote {len(result.written)} files to {result.config.out_dir}/")
+        out = result.config.out_dir
+        console.print(f"Open {out / 'report.html'} ({len(result.written)} files written to {out}/)")
 
 
 @app.command()
@@ -154,35 +155,37 @@ def backtest(
                           offline=True)
         with Progress(transient=True, console=_console(stderr=True)) as bar:
             task = bar.add_task("valuing past IPOs", total=None)
-            result = run_backtest(cfg, out, renderer=renderer,
-                                  advance=lambda t: bar.update(task, description=f"valuing {t} at its pricing date"))
+            result = run_backtest(cfg, out, renderer=renderer, advance=lambda t, i, n: bar.update(
+                task, completed=i, total=n, description=f"valuing {t} at its pricing date"))
     finally:
         if renderer is not None:
             renderer.close()
-    _print_backtest(result)
+    _print_backtest(result, out)
 
 
-def _print_backtest(result) -> None:
+def _print_backtest(result, out: Path) -> None:
+    """The engine's call on each past IPO and what followed, fitted to the terminal."""
     from rich.table import Table
 
-    from comps.report.backtest import backtest_frames, caveat
-    from comps.report.tables import display
+    from comps.report.backtest import calls_display, caveat
+    from comps.report.tables import column_need, fit_to_width
 
     console = _console()
-    ipos = backtest_frames(result)["backtest_ipos"]
-    console.print(f"Backtest of {len(ipos)} IPOs ({caveat(len(ipos))})")
-    shown = display(ipos[["ticker", "pricing_date", "offer_usd", "value_usd", "checklist_at_offer", "first_day_return",
-                          "in_90_band_first_day", "excess_return_12m"]])
+    record = result.record
+    console.print(f"Backtest: {len(record.to_frame())} IPOs, each valued at its own pricing date. {caveat(len(record.to_frame()))}")
+    full = calls_display(record).drop(columns="Method").assign(IPO=record.to_frame()["ticker"])
+    shown = fit_to_width(full, console.width)
     table = Table()
     for col in shown.columns:
-        table.add_column(col, justify="left" if col in ("Ticker", "Checklist") else "right")
+        table.add_column(col, justify="left" if col in ("IPO", "Priced", "Call at offer") else "right",
+                         width=column_need(shown, col))
     for row in shown.itertuples(index=False):
         table.add_row(*row)
     console.print(table)
-    console.print(f"The headline probability is {'supported' if result.record.validated else 'unvalidated'}: "
-                  f"{result.record.reason}.")
+    console.print(f"The headline probability is {'supported' if record.validated else 'unvalidated'}: {record.reason}.")
     if result.written:
-        console.print(f"Wrote {len(result.written)} files to {result.written[0].parent}/ (backtest.md first)")
+        console.print(f"Open {out / 'backtest.md'} ({len(result.written)} files written to {out}/, each IPO's build "
+                      "in its own folder)")
 
 
 def _console(stderr: bool = False):
@@ -222,19 +225,25 @@ def peers_add(
     segment: Annotated[str, typer.Option(help="Segment, e.g. accelerators, networking, memory.")],
     name: Annotated[Optional[str], typer.Option(help="Company name (default: the ticker).")] = None,  # noqa: UP045
     exclude: Annotated[bool, typer.Option("--exclude", help="Add with include=false.")] = False,
-    notes: Annotated[str, typer.Option(help="Free-text notes.")] = "",
+    notes: Annotated[str, typer.Option(help="Why it is a peer, and anything a reader should know.")] = "",
+    tier: Annotated[str, typer.Option(help="core or extended (written only if the file has a tier column).")] = "core",
     peers: PeersOpt = DEFAULT_PEERS,
 ) -> None:
     """Append a peer to the CSV, keeping existing order and comments."""
     from comps.errors import InputError, Problem
-    from comps.universe import Peer, add_peer, normalize_ticker, ticker_problem
+    from comps.universe import TIERS, Peer, add_peer, normalize_ticker, ticker_problem
 
     t = normalize_ticker(ticker)
+    problems = []
     if (why := ticker_problem(t)) is not None:
-        raise InputError(Problem("command line", why, field="TICKER"))
+        problems.append(Problem("command line", why, field="TICKER"))
     if not segment.strip():
-        raise InputError(Problem("command line", "segment is empty", field="--segment"))
-    add_peer(peers, Peer(t, (name or t).strip(), segment.strip(), not exclude, notes.strip()))
+        problems.append(Problem("command line", "segment is empty", field="--segment"))
+    if tier.strip().lower() not in TIERS:
+        problems.append(Problem("command line", f"tier must be {' or '.join(TIERS)}, got {tier!r}", field="--tier"))
+    if problems:
+        raise InputError(problems)
+    add_peer(peers, Peer(t, (name or t).strip(), segment.strip(), not exclude, notes.strip(), tier=tier.strip().lower()))
     typer.echo(f"added {t} to {peers}" + (f" (Yahoo's form of {ticker.strip()})" if t != ticker.strip().upper() else ""))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ from comps.target import Target
 
 def _capped(lines: list[str], kind: str, per_kind: int) -> list[str]:
     extra = len(lines) - per_kind
-    return lines[:per_kind] + ([f"{kind}: … and {extra} more (see peers.csv and sources_peers.csv)"] if extra > 0 else [])
+    return lines[:per_kind] + ([f"{kind}: … and {extra} more (see tables/peers.csv and tables/sources_peers.csv)"] if extra > 0 else [])
 
 
 def _slope_lines(fits: Mapping, target: Target, *, small_n: int, weak_slope_p: float,
@@ -115,3 +115,20 @@ def discount_range(fitted: tuple[str, ...], base: Discount,
         d = discount(tuple(x for x in fitted if x != t))
         rows.append({"left_out": t, "cc_reference": d.cc_ref, "n_reference": d.n_reference, "discount": d.discount})
     return pd.DataFrame(rows)
+
+
+def digest(warnings: Sequence[str], fold_at: int = 3) -> list[str]:
+    """The warnings for a terminal: a category with ``fold_at`` or more warnings is folded into
+    one line naming its subjects (the peer or the method each is about); the rest stay whole."""
+    groups: dict[str, list[str]] = {}
+    for w in warnings:
+        category, _, rest = w.partition(": ")
+        groups.setdefault(category, []).append(rest)
+    out = []
+    for category, items in groups.items():
+        if len(items) < fold_at:
+            out += [f"{category}: {item}" for item in items]
+            continue
+        subjects = [item.split(": ")[0] if ": " in item else item.split(" ")[0] for item in items]
+        out.append(f"{category}: {len(items)} ({'; '.join(dict.fromkeys(subjects))})")
+    return out

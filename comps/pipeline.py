@@ -321,11 +321,12 @@ def track_record(config: BuildConfig, target: Target, as_of: dt.date,
 
 
 def run_backtest(config: BuildConfig, out_dir: Path | None = None, *, renderer: ChartProcess | None = None,
-                 advance: Callable[[str], None] | None = None) -> BacktestResult:
+                 advance: Callable[[str, int, int], None] | None = None) -> BacktestResult:
     """Every past IPO with outcomes valued at its own pricing date by the same engine, each
     build's report given the track record of the IPOs before it, then all of them scored
     against what followed. With ``out_dir``, every IPO's full build goes to its own folder in
-    it, beside the backtest's tables and chart, written as one set."""
+    it, beside the backtest's tables and chart, written as one set. ``advance(ticker, i, n)`` is
+    called before the i-th of n IPOs is valued."""
     from comps.backtest import TrackRecord, ipo_rows
     from comps.result import BacktestResult
     from comps.sources.outcomes import load_outcomes
@@ -336,8 +337,9 @@ def run_backtest(config: BuildConfig, out_dir: Path | None = None, *, renderer: 
         raise InputError(Problem(str(config.targets_dir), "no target file has outcomes in "
                                                           f"{config.outcomes_path}: nothing to backtest"))
     results: dict[str, BuildResult] = {}
-    for t in targets:
-        (advance or (lambda _m: None))(t.ticker)
+    for i, t in enumerate(targets):
+        if advance is not None:
+            advance(t.ticker, i, len(targets))
         results[t.ticker] = value_ipo(config, t)
     for t in targets:
         r = results[t.ticker]

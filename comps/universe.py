@@ -17,7 +17,10 @@ from comps._io import write_text_atomic
 from comps.errors import InputError, Problem
 
 REQUIRED = ("ticker", "name", "segment", "include")
-OPTIONAL = ("notes",)
+OPTIONAL = ("tier", "notes")
+#: core: what a banker compares the target with first; extended: the supply chain and
+#: diversified companies priced partly on the same theme. Each tier gets its own statistics.
+TIERS = ("core", "extended")
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9.\-^=]{0,19}$")
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
@@ -31,6 +34,7 @@ class Peer:
     include: bool
     notes: str = ""
     line: int = 0
+    tier: str = "core"
 
 
 #: a share class written with a dot (BRK.B): Yahoo writes it with a dash (BRK-B); an exchange
@@ -79,7 +83,10 @@ def parse_peers(text: str, source: str = "peers.csv") -> list[Peer]:
         include = parse_bool(row["include"])
         if include is None:
             problems.append(Problem(source, f"include must be true or false, got {row['include']!r}", lineno, "include"))
-        peers.append(Peer(ticker, row["name"], row["segment"], bool(include), row.get("notes", ""), lineno))
+        tier = (row.get("tier") or "core").strip().lower()
+        if tier not in TIERS:
+            problems.append(Problem(source, f"tier must be {' or '.join(TIERS)}, got {row['tier']!r}", lineno, "tier"))
+        peers.append(Peer(ticker, row["name"], row["segment"], bool(include), row.get("notes", ""), lineno, tier))
     if problems:
         raise InputError(problems)
     if not peers:
@@ -104,11 +111,14 @@ def add_peer(path: Path, peer: Peer) -> None:
                 if any(ch in v for ch in "\r\n\t\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")]
     if any(p.ticker == peer.ticker for p in existing):
         problems.append(Problem(str(path), f"{peer.ticker} is already in the peer list", field="ticker"))
+    header = parse_table(text, str(path), REQUIRED, OPTIONAL).header
+    if peer.tier != "core" and "tier" not in header:
+        problems.append(Problem(str(path), f"--tier {peer.tier} needs a tier column in the header, and this file has "
+                                           "none (every peer is core); add the column first", field="--tier"))
     if problems:
         raise InputError(problems)
-    header = parse_table(text, str(path), REQUIRED, OPTIONAL).header
     values = {"ticker": peer.ticker, "name": peer.name, "segment": peer.segment,
-              "include": "true" if peer.include else "false", "notes": peer.notes}
+              "include": "true" if peer.include else "false", "tier": peer.tier, "notes": peer.notes}
     newline = newline_of(text)
     buf = io.StringIO()
     csv.writer(buf, lineterminator=newline).writerow([values[h] for h in header])

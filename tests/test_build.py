@@ -155,15 +155,18 @@ def test_a_significant_growth_slope_draws_no_weak_fit_warning(offline_result):
     assert len(weak_lines) == 1 and f"HC3 p = {weak.pvalues[rg.GROWTH]:.2f}" in weak_lines[0]
 
 
-def test_every_output_file_is_written(offline_result):
-    names = {p.name for p in offline_result.written}
-    expected = {f"{stem}.{ext}" for stem in tables(offline_result) for ext in ("csv", "md")}
-    expected |= {f"{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")}
+def test_every_output_file_is_written_the_entry_points_on_top(offline_result):
+    out = offline_result.config.out_dir
+    names = {p.relative_to(out).as_posix() for p in offline_result.written}
+    expected = {f"tables/{stem}.{ext}" for stem in tables(offline_result) for ext in ("csv", "md")}
+    expected |= {f"charts/{stem}.{ext}" for stem in CHARTS for ext in ("png", "svg")}
     expected |= {"summary.md", "report.html", "manifest.json", "README.md", "comps.xlsx"}
     assert names == expected
     for p in offline_result.written:
         assert p.stat().st_size > 0
-    assert (offline_result.written[0].parent / "scatter_growth_multiple.png").read_bytes()[:4] == b"\x89PNG"
+    assert (out / "charts" / "scatter_growth_multiple.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in out.iterdir() if p.is_file()) == ["README.md", "comps.xlsx", "manifest.json",
+                                                                    "report.html", "summary.md"]
 
 
 def _hashes(*dirs: Path) -> dict[str, str]:
@@ -191,7 +194,7 @@ def test_cli_build_writes_outputs_and_is_reproducible(project, capsys, monkeypat
 
 def test_bad_input_exits_2_and_writes_nothing(project, capsys):
     peers = project / "data" / "peers.csv"
-    peers.write_text(peers.read_text() + "NVDA,Duplicate,accelerators,true,\nAMD,AMD,x,sometimes,\n")
+    peers.write_text(peers.read_text() + "NVDA,Duplicate,accelerators,true,core,\nAMD,AMD,x,sometimes,core,\n")
     before = _hashes(project / "data")
     assert main(["build", "--offline", "--out", "out"]) == 2
     err = capsys.readouterr().err
@@ -212,7 +215,7 @@ def test_peers_add_and_remove_keep_comments_and_order(project, capsys):
     peers = project / "data" / "peers.csv"
     original = peers.read_text()
     assert main(["peers", "add", "qcom", "--segment", "accelerators", "--name", "Qualcomm"]) == 0
-    assert peers.read_text() == original + "QCOM,Qualcomm,accelerators,true,\n"
+    assert peers.read_text() == original + "QCOM,Qualcomm,accelerators,true,core,\n"
     assert main(["peers", "add", "QCOM", "--segment", "x"]) == 2
     assert main(["peers", "remove", "QCOM"]) == 0
     assert peers.read_text() == original
@@ -236,7 +239,7 @@ def test_markdown_formats_follow_the_units_in_column_names():
     md = to_markdown(pd.DataFrame({"fair_multiple_discounted": [30.1], "fair_price_usd": [-19.2],
                                    "market_cap_usd": [25.56e9], "p_peer_below_price": [0.95], "discount": [0.137],
                                    "premium_to_fair": [-0.111], "estimate": [21.0147], "n": [13]}))
-    for cell in ("30.1×", "-$19.20", "$25.6B", "95.0%", "13.7%", "-11%", "21.015", "| 13 "):
+    for cell in ("30.1×", "-$19.20", "$25.6B", "95.0%", "13.7%", "-11%", "21.015", " 13 |"):
         assert cell in md, cell
     assert "'-" not in md and "2101" not in md
 

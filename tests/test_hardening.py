@@ -26,16 +26,19 @@ def _hashes(d: Path) -> dict[str, str]:
 
 def test_user_strings_are_escaped_and_formulas_neutralized(project):
     peers = project / "data" / "peers.csv"
-    text = peers.read_text().replace("NVDA,NVIDIA,accelerators,true,GPU and systems standard; FY ends late January",
-                                     'NVDA,<script>alert(1)</script>,accelerators,true,"=HYPERLINK(""http://x"")<img src=x onerror=alert(2)>"')
+    text = peers.read_text().replace("NVDA,NVIDIA,accelerators,true,core,The GPU incumbent Cerebras sells against in training and inference systems; FY ends late January",
+                                     'NVDA,<script>alert(1)</script>,accelerators,true,core,"=HYPERLINK(""http://x"")<img src=x onerror=alert(2)>"')
     peers.write_text(text)
     assert main(["build", "--offline", "--out", "out", "--no-charts"]) == 0
+    from comps.report.html import PRINT_SCRIPT
+
     html = (project / "out" / "report.html").read_text()
-    assert "<script>" not in html and "<img src=x" not in html
+    assert html.count("<script>") == 1 and f"<script>{PRINT_SCRIPT}</script>" in html  # only the report's own
+    assert "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    rows = {r["ticker"]: r for r in csv.DictReader(io.StringIO((project / "out" / "peers.csv").read_text()))}
+    rows = {r["ticker"]: r for r in csv.DictReader(io.StringIO((project / "out" / "tables" / "peers.csv").read_text()))}
     assert rows["NVDA"]["notes"].startswith("'=HYPERLINK")
-    md = (project / "out" / "peers.md").read_text()
+    md = (project / "out" / "tables" / "peers.md").read_text()
     assert "=HYPERLINK" in md and "'=HYPERLINK" not in md  # Markdown is not a spreadsheet: shown as written
 
 
@@ -186,7 +189,7 @@ def test_peers_add_and_remove_keep_the_mode_and_the_line_endings(project):
     peers.write_bytes(crlf)
     os.chmod(peers, 0o644)
     assert main(["peers", "add", "QCOM", "--segment", "accelerators", "--name", "Qualcomm"]) == 0
-    assert peers.read_bytes() == crlf + b"QCOM,Qualcomm,accelerators,true,\r\n"
+    assert peers.read_bytes() == crlf + b"QCOM,Qualcomm,accelerators,true,core,\r\n"
     assert peers.stat().st_mode & 0o777 == 0o644
     assert main(["peers", "remove", "QCOM"]) == 0
     assert _state(peers) == (crlf, peers.stat().st_mode)
@@ -199,7 +202,7 @@ def test_peers_add_refuses_a_line_break_and_normalizes_share_classes(project, ca
     assert "[--notes]: notes must be one line of text" in capsys.readouterr().err
     assert _state(peers) == before
     assert main(["peers", "add", "brk.b", "--segment", "conglomerate"]) == 0
-    assert "added BRK-B to" in capsys.readouterr().out and peers.read_text().endswith("BRK-B,BRK-B,conglomerate,true,\n")
+    assert "added BRK-B to" in capsys.readouterr().out and peers.read_text().endswith("BRK-B,BRK-B,conglomerate,true,core,\n")
     assert main(["peers", "add", "BRK-B", "--segment", "conglomerate"]) == 2  # the same security
     assert main(["peers", "add", "OCDO.L", "--segment", "retail"]) == 0  # an exchange suffix keeps its dot
     assert "OCDO.L,OCDO.L" in peers.read_text()
@@ -207,7 +210,7 @@ def test_peers_add_refuses_a_line_break_and_normalizes_share_classes(project, ca
 
 def test_a_peer_multiple_outside_the_plausible_range_stops_the_build(project, capsys):
     peers = project / "data" / "peers.csv"
-    peers.write_text(peers.read_text() + "QCOM,Qualcomm,accelerators,true,\n")
+    peers.write_text(peers.read_text() + "QCOM,Qualcomm,accelerators,true,core,\n")
     snap = project / "data" / "snapshots" / "2026-05-12.csv"
     rows = ("QCOM,market_cap,{mcap},USD millions,2026-05-12,2026-05-12,https://example.com/q,{note}\n"
             "QCOM,net_debt,5000,USD millions,2026-03-29,2026-04-29,https://example.com/q,\n"

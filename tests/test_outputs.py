@@ -24,64 +24,49 @@ def _out(result, name):
 
 def test_comps_table_groups_peers_and_its_statistics_are_the_numbers(offline_result):
     t = comps_table(offline_result)
-    peers = offline_result.peers[offline_result.peers["include"]]
-    assert set(t.loc[t["row_type"] == "peer", "ticker"]) == set(peers.index)
-    for segment, group in peers.groupby("segment"):
-        label = fmt.segment_label(segment)
-        rows = t[(t["group"] == label) & (t["row_type"] == "stat")].set_index("name")
-        values = group["ev_to_revenue_ltm"].dropna().to_numpy()
-        assert rows.empty == (len(group) == 1)  # no statistics of a single peer
-        if len(group) > 1 and len(values):
-            assert rows.loc["Mean", "ev_to_revenue_ltm"] == pytest.approx(np.mean(values))
-            assert rows.loc["Median", "ev_to_revenue_ltm"] == pytest.approx(np.median(values))
-            assert rows.loc["High", "ev_to_revenue_ltm"] == pytest.approx(values.max())
-            assert rows.loc["Low", "ev_to_revenue_ltm"] == pytest.approx(values.min())
+    peers = offline_result.peers
+    assert list(t.loc[t["row_type"] == "peer", "ticker"]) == list(peers.sort_values("segment", kind="stable").index)
+    included = peers[peers["include"]]
+    for block, rows in (("Core peers", included[included["tier"] == "core"]),
+                        ("Extended peers", included[included["tier"] == "extended"]), ("All peers", included)):
+        stats = t[(t["group"] == block) & (t["row_type"] == "stat")].set_index("name")
+        assert list(stats.index) == ["Mean", "Median", "High", "Low", "n"]
+        for col in ("ev_to_revenue_ltm", "ev_to_gross_profit_ltm", "net_debt_usd"):
+            values = rows[col].dropna().to_numpy()
+            assert stats.loc["n", col] == len(values)  # n per statistic: each column its own
+            assert stats.loc["Mean", col] == pytest.approx(np.mean(values))
+            assert stats.loc["Median", col] == pytest.approx(np.median(values))
+            assert stats.loc["High", col] == pytest.approx(values.max())
+            assert stats.loc["Low", col] == pytest.approx(values.min())
+    assert len(included[included["tier"] == "core"]) == 7  # NVDA AMD AVGO CRWV NBIS ALAB CRDO, from data/peers.csv
     overall = t[(t["group"] == "All peers")].set_index("name")
     assert overall.loc["Median", "growth_adjusted_multiple"] == pytest.approx(
-        np.median((peers["ev_to_revenue_ltm"] / (peers["revenue_growth"] * 100)).dropna()))
+        np.median((included["ev_to_revenue_ltm"] / (included["revenue_growth"] * 100)).dropna()))
     target = t[t["row_type"] == "target"]
     assert list(t["row_type"].iloc[-len(target):]) == ["target"] * len(offline_result.target.price_points)
     shares, rev, gm = 215_228_541, 510.0e6, 0.39
     for (_, row), p in zip(target.iterrows(), offline_result.target.price_points, strict=True):
         raised = 185.0 if p.kind == "trading" else p.price_usd  # proceeds raised at the offer once priced
-        ev = p.price_usd * shares - (701.7e6 + 30e6 * raised * (1 - 0.033))  # the EV bridge, by hand
+        net_cash = 701.7e6 + 30e6 * raised * (1 - 0.033)  # the EV bridge, by hand
+        ev = p.price_usd * shares - net_cash
+        assert row["share_price_usd"] == p.price_usd and row["net_debt_usd"] == pytest.approx(-net_cash)
+        assert row["revenue_ltm_usd"] == rev and row["ltm_end_date"] == dt.date(2025, 12, 31)
         assert row["ev_to_revenue_ltm"] == pytest.approx(ev / rev)
         assert row["ev_to_gross_profit_ltm"] == pytest.approx(ev / (rev * gm))
 
 
-def test_the_workbook_has_its_sheets_formats_formulas_and_cached_values(offline_result):
-    from openpyxl import load_workbook
+def test_the_markdown_comps_table_names_each_segment_once_and_aligns_figures_right(offline_result):
+    from comps.report.tables import comps_display, to_markdown
 
-    data = _out(offline_result, "comps.xlsx").read_bytes()
-    wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["Summary", "Comps", "Valuation", "Regression", "Sensitivity", "Sources"]
-    values = load_workbook(io.BytesIO(data), data_only=True)["Valuation"]
-    ws = wb["Valuation"]
-    assert ws.freeze_panes == "B13" and wb["Comps"].freeze_panes == "D2"  # inputs and header stay in view
-    val = pd.read_csv(_out(offline_result, "valuation.csv"))
-    val = val[val["spec"] == offline_result.chosen].reset_index(drop=True)
-    for i, r in val.iterrows():
-        n = 13 + i  # first price row under the nine inputs, a blank row and the header
-        assert ws[f"A{n}"].value == r["price_point"]
-        raised = "B18" if r["kind"] == "trading" else f"B{n}"  # the first-day close: proceeds raised at the $185 offer
-        assert ws[f"C{n}"].value == f"=B{n}*$B$2" and ws[f"D{n}"].value == f"=$B$3+{raised}*$B$4"
-        assert ws[f"E{n}"].value == f"=C{n}-D{n}" and ws[f"F{n}"].value == f"=E{n}/$B$5"
-        assert ws[f"H{n}"].value == f"=($B$7*(1-$B$8)*$B$6+D{n})/$B$2"
-        assert values[f"B{n}"].value == pytest.approx(r["price_usd"])
-        assert values[f"C{n}"].value == pytest.approx(r["market_cap_usd"])
-        assert values[f"D{n}"].value == pytest.approx(r["net_cash_usd"])
-        assert values[f"E{n}"].value == pytest.approx(r["enterprise_value_usd"])
-        assert values[f"F{n}"].value == pytest.approx(r["ev_to_revenue_ltm"])
-        assert values[f"G{n}"].value == pytest.approx(r["implied_multiple"])
-        assert values[f"H{n}"].value == pytest.approx(r["fair_price_usd"])
-        assert ws[f"B{n}"].number_format == "$#,##0.00" and ws[f"F{n}"].number_format == '0.0"×"'
-        assert "$" in ws[f"C{n}"].number_format and ws[f"I{n}"].number_format == "0.0%"
-    assert values["B2"].value == 215_228_541
-    comps = wb["Comps"]
-    header = [c.value for c in comps[1]]
-    col = header.index("EV/Revenue (LTM)") + 1
-    assert comps.cell(2, col).number_format == '0.0"×"'
-    assert isinstance(comps.cell(2, col).value, float)
+    md = to_markdown(comps_display(comps_table(offline_result)), formatted=True)
+    lines = md.splitlines()
+    assert lines[0].startswith("| Company") and "Share price" in lines[0] and "Net debt" in lines[0]
+    aligns = [c.strip() for c in lines[1].strip("|").split("|")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert aligns[0].startswith(":") and all(a.endswith(":") and not a.startswith(":") for h, a in zip(header, aligns)
+                                             if h in ("Market cap", "EV/Revenue (LTM)", "Gross margin"))
+    assert md.count("| **Networking**") == 1 and md.count("| **All peers**") == 1
+    assert "| Arm Holdings (ARM)" in md and "$207.82" in md  # a share price where the snapshot has the close
 
 
 def test_text_cells_are_defused_and_numbers_stay_numbers(project):
@@ -90,27 +75,27 @@ def test_text_cells_are_defused_and_numbers_stay_numbers(project):
     from comps.cli import main
 
     peers = project / "data" / "peers.csv"
-    peers.write_text(peers.read_text().replace("NVDA,NVIDIA,accelerators,true,GPU and systems standard; FY ends late January",
-                                               'NVDA,"=cmd|\' /C calc\'!A0",accelerators,true,"@SUM(1+1)"'))
+    peers.write_text(peers.read_text().replace("NVDA,NVIDIA,accelerators,true,core,The GPU incumbent Cerebras sells against in training and inference systems; FY ends late January",
+                                               'NVDA,"=cmd|\' /C calc\'!A0",accelerators,true,core,"@SUM(1+1)"'))
     assert main(["build", "--offline", "--no-charts", "--out", "out"]) == 0
-    csv_text = (project / "out" / "peers.csv").read_text()
+    csv_text = (project / "out" / "tables" / "peers.csv").read_text()
     assert "'=cmd|" in csv_text and "'@SUM(1+1)" in csv_text
-    frame = pd.read_csv(project / "out" / "peers.csv")
+    frame = pd.read_csv(project / "out" / "tables" / "peers.csv")
     assert pd.api.types.is_float_dtype(frame["net_debt_usd"]) and (frame["net_debt_usd"] < 0).any()
     comps = load_workbook(project / "out" / "comps.xlsx")["Comps"]
     cells = [c for row in comps.iter_rows() for c in row if isinstance(c.value, str) and "cmd|" in c.value]
     assert cells and all(c.data_type == "s" for c in cells)  # text, never a formula
-    assert not any(md.read_text().count("'=") for md in (project / "out").glob("*.md"))
+    assert not any(md.read_text().count("'=") for md in (project / "out").rglob("*.md"))
 
 
 def test_markdown_shows_prices_as_dollars_and_no_stray_apostrophes(offline_result):
-    out = _out(offline_result, "summary.md").parent
+    out = _out(offline_result, "summary.md").parent / "tables"
     sens = (out / "sensitivity.md").read_text()
     grid = offline_result.sensitivity
     first = fmt.usd(grid.iloc[0, 0])
     assert first in sens and "%" not in sens.split("\n")[2].split("|")[2]  # a price cell, not a percentage
     assert "Discount 0%" in sens
-    for md in out.glob("*.md"):
+    for md in out.parent.rglob("*.md"):  # the tables and summary.md
         assert "'-" not in md.read_text(), md.name
     coef = (out / "coefficients.md").read_text()
     slope = offline_result.fits["ev_revenue"].params["revenue_growth"]
@@ -129,7 +114,7 @@ def test_the_headline_table_leads_with_the_peer_distribution_when_no_regression_
     row, dist = offline_result.headline.iloc[0], offline_result.peer_distribution
     own = dist[(dist["multiple"] == "ev_to_gross_profit_ltm") & (dist["price_point"] == row["price_point"])].iloc[0]
     assert shown.iloc[0]["EV/Gross profit (LTM)"] == fmt.multiple(row["implied_multiple"])
-    assert shown.iloc[0]["vs peer median"] == f"{own['premium_to_peer_median'] * 100:+,.0f}%"
+    assert shown.iloc[0]["vs peer median (EV/Gross profit)"] == f"{own['premium_to_peer_median'] * 100:+,.0f}%"
     # a regression headline shows its fair price, band and premium
     reg = dataclasses.replace(offline_result, chosen="log_ev_revenue_margin")
     shown = headline_display(reg)
@@ -160,12 +145,13 @@ def test_the_verdict_sentence_states_the_multiples_the_peers_and_the_checklist(o
     priced = offline_result.headline.set_index("price_point").loc["Priced"]
     ev = 185 * 215_228_541 - (701.7e6 + 30e6 * 185 * (1 - 0.033))
     assert s.startswith(f"At $185.00 (priced, 2026-05-13), Cerebras Systems is valued at {ev / 510e6:.1f}× FY2025 "
-                        f"revenue and {ev / (510e6 * 0.39):.1f}× gross profit, {ev / 510e6 / np.median(peers):.1f} times "
-                        "the peer median EV/Revenue")
+                        f"revenue and {ev / (510e6 * 0.39):.1f}× gross profit: {ev / 510e6 / np.median(peers):.1f} "
+                        f"times the peer median EV/Revenue ({np.median(peers):.1f}×)")
     assert int((peers <= priced["ev_to_revenue_ltm"]).sum()) == len(peers) and f"above all {len(peers)} peers" in s
-    # basic shares are below the $40B line, fully diluted (305M shares) above it
-    assert "checklist: wait on basic shares, walk away" in s
-    assert f"market cap $39.8B, ${(40e9 - 185 * 215_228_541) / 1e6:,.1f}M below the $40.0B walk-away line" in s
+    # basic shares are below the $40B line, fully diluted (305M shares) above it: the headroom on both
+    assert "Checklist: wait on basic shares, walk away fully diluted: $39.8B market cap, " in s
+    assert f"${(40e9 - 185 * 215_228_541) / 1e6:,.1f}M under the $40.0B walk-away line" in s
+    assert f"${185 * 305e6 / 1e9:.1f}B fully diluted, ${(185 * 305e6 - 40e9) / 1e9:.1f}B over it" in s
 
 
 def test_labels_take_the_fiscal_year_from_the_target_file(offline_result):

@@ -129,7 +129,7 @@ def test_recorded_live_build_exits_0_and_every_figure_equals_the_json(project, m
             checked += 1
     assert checked >= 60
     # EV in the peer table: market cap + debt − cash, all from the refresh
-    table = pd.read_csv(project / "out" / "peers.csv").set_index("ticker")
+    table = pd.read_csv(project / "out" / "tables" / "peers.csv").set_index("ticker")
     for symbol in EQUITIES:
         e = expected(symbol, fx)
         assert table.loc[symbol, "enterprise_value_usd"] == pytest.approx(e["market_cap"] + e["total_debt"] - e["cash"],
@@ -235,11 +235,11 @@ def test_failures_are_tabled_after_every_live_build_and_partial_peers_are_flagge
     assert main(["build", "--peers", str(peers), "--out", "out", "--no-charts"]) == 0
     out = capsys.readouterr().out
     assert "Live refresh problems" in out and "NOPE" in out  # the table, after every live build
-    problems = pd.read_csv(project / "out" / "refresh.csv").set_index("ticker")
+    problems = pd.read_csv(project / "out" / "tables" / "refresh.csv").set_index("ticker")
     assert "no JPY→USD rate" in problems.loc["P1", "failed"]
     assert problems.loc["P1", "kept_from_snapshots"] == "net_debt (2025-01-31.csv), revenue_fy (2025-01-31.csv)"
     assert "no quoteType/marketCap" in problems.loc["NOPE", "failed"]
-    table = pd.read_csv(project / "out" / "peers.csv").set_index("ticker")
+    table = pd.read_csv(project / "out" / "tables" / "peers.csv").set_index("ticker")
     assert "market cap: 2025-02-24.csv" in table.loc["P1", "mixed_sources"]
     assert "revenue: 2025-01-31.csv" in table.loc["P1", "mixed_sources"]
     assert table.loc["P1", "revenue_ltm_usd"] == pytest.approx(2600e6)
@@ -401,4 +401,4 @@ def test_no_network_is_said_once_not_once_per_peer(project, monkeypatch, capsys)
     said = out.out + out.err
     assert said.count("query2.finance.yahoo.com") == 1  # the cause, said once
     assert "Live refresh problems" not in said  # no per-peer table of the same error
-    assert (project / "out" / "refresh.csv").exists()  # the detail stays in the file
+    assert (project / "out" / "tables" / "refresh.csv").exists()  # the detail stays in the file

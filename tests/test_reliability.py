@@ -124,7 +124,7 @@ def test_concurrent_builds_on_one_folder_write_whole_sets(project):
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr[-500:] for r in runs]
     out = project / "shared-out"
     manifest = json.loads((out / "manifest.json").read_text())
-    names = {p.name for p in out.iterdir()}
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert names == set(manifest["outputs"]) | {"manifest.json"}
     for name, digest in manifest["outputs"].items():
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
@@ -147,7 +147,7 @@ def test_the_committed_outputs_readme_is_what_a_build_writes():
 
 def test_a_one_peer_snapshot_adds_that_peer_without_dropping_any_other(project):
     peers = project / "data" / "peers.csv"
-    peers.write_text(peers.read_text() + "QCOM,Qualcomm,accelerators,true,\n")
+    peers.write_text(peers.read_text() + "QCOM,Qualcomm,accelerators,true,core,\n")
     before = build(load_config(offline=True), write=False)
     assert before.peers.loc["QCOM", "missing"] == "no figures in any snapshot"
     one = project / "data" / "snapshots" / "2026-05-12.csv"  # older than the bundled file: the as-of stays 2026-05-13

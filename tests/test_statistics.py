@@ -160,7 +160,7 @@ def test_a_target_listed_among_the_peers_is_left_out_of_the_fits(project):
     from comps.pipeline import build
 
     peers = project / "data" / "peers.csv"
-    peers.write_text(peers.read_text() + "CBRS,Cerebras Systems,accelerators,true,the target itself\n")
+    peers.write_text(peers.read_text() + "CBRS,Cerebras Systems,accelerators,true,core,the target itself\n")
     snap = project / "data" / "snapshots" / "2026-05-13.csv"
     snap.write_text(snap.read_text() + "CBRS,market_cap,66000,USD millions,2026-05-13,2026-05-13,https://x,test\n")
     result = build(load_config(offline=True), write=False)

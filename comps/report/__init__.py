@@ -1,6 +1,7 @@
-"""Write a build's outputs: tables (CSV + Markdown), charts (PNG + SVG), summary.md,
-report.html, comps.xlsx and manifest.json. Everything is rendered in memory first, then the
-output folder is replaced as one set, so an interrupted build leaves the previous set intact."""
+"""Write a build's outputs: report.html, comps.xlsx, summary.md and manifest.json at the top,
+the tables (CSV + Markdown) in ``tables/`` and the charts (PNG + SVG) in ``charts/``.
+Everything is rendered in memory first, then the output folder is replaced as one set, so an
+interrupted build leaves the previous set intact."""
 
 from __future__ import annotations
 
@@ -37,8 +38,8 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
     files: dict[str, bytes] = {}
     frames = tb.tables(result)
     for stem, frame in frames.items():
-        files[f"{stem}.csv"] = tb.to_csv(frame).encode()
-        files[f"{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
+        files[f"{TABLES}/{stem}.csv"] = tb.to_csv(frame).encode()
+        files[f"{TABLES}/{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
     files["comps.xlsx"] = workbook(result, frames)
     files["summary.md"] = summary_markdown(result, frames).encode()
     page = html_report(result, frames)
@@ -52,9 +53,13 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
             charts = render_all(result)
         for stem, rendered in charts.items():
             for ext, data in rendered.items():
-                files[f"{stem}.{ext}"] = data
-    files["report.html"] = embed_charts(page, {k: v["png"] for k, v in charts.items()}).encode()
+                files[f"{CHARTS}/{stem}.{ext}"] = data
+    files["report.html"] = embed_charts(page, {k: v["png"] for k, v in charts.items()}, CHARTS).encode()
     return files
+
+
+#: the subfolders of a build's outputs
+TABLES, CHARTS = "tables", "charts"
 
 
 def manifest(result: BuildResult, files: dict[str, bytes]) -> dict:
@@ -151,8 +156,20 @@ def write_outputs(result: BuildResult, out_dir: Path, renderer: ChartProcess | N
 
 OUTPUTS_README = """# outputs/
 
-Written by `comps build` (see the project README for what each file holds). Every build
-replaces this folder as one set, in one atomic swap, so its files always come from the same
-build; `manifest.json` lists each file's hash with the inputs and settings that produced it.
-The browser test leaves its screenshots in `screenshots/`; the next build replaces them.
+Written by `comps build`. Start with `report.html`.
+
+- `report.html`: the report, one self-contained page; its top is a one-page brief that prints
+  on one A4 or Letter page.
+- `comps.xlsx`: the workbook: a live valuation model (type over a price or the discount),
+  the comps with an include flag per peer, the regressions, the sensitivity and the sources.
+- `summary.md`: the report in Markdown.
+- `manifest.json`: each file's hash, with the inputs, settings and package versions that
+  produced it.
+- `tables/`: every table as CSV (raw numbers, machine column names) and Markdown.
+- `charts/`: every chart as PNG and SVG.
+- `backtest/`: written by `comps backtest`, kept by later builds.
+
+Every build replaces this folder as one set, in one atomic swap, so its files always come
+from the same build. The browser test leaves its screenshots in `screenshots/`; the next
+build replaces them.
 """

@@ -15,12 +15,51 @@ from comps.report import fmt
 from comps.report.tables import to_csv, to_markdown
 
 if TYPE_CHECKING:
+    from comps.backtest import TrackRecord
     from comps.report.workers import ChartProcess
     from comps.result import BacktestResult
 
 IPO_COLUMNS = ["ticker", "pricing_date", "offer_usd", "method", "value_usd", "p_over_v", "p_below_offer",
                "checklist_at_offer", "first_day_close_usd", "first_day_return", "in_90_band_first_day",
                "excess_return_6m", "excess_return_12m", "range_revision", "outcomes_missing"]
+
+
+def method_title(method: str) -> str:
+    """A method's plain name; the summary's first row is the engine's own call."""
+    from comps.regression.specs import SPECS
+
+    return SPECS[method].title if method in SPECS else "The engine's call (its headline method each time)"
+
+
+def calls_display(record: TrackRecord) -> pd.DataFrame:
+    """The engine's call on each past IPO, formatted: its value at the offer, the call, and
+    what followed (blank where not yet known)."""
+    calls = record.to_frame()
+    return pd.DataFrame({
+        "IPO": [f"{n} ({t})" for n, t in zip(calls["name"], calls["ticker"], strict=True)],
+        "Priced": [fmt.cell("date", d) for d in calls["pricing_date"]],
+        "Offer": [fmt.usd(v) for v in calls["offer_usd"]],
+        "Engine's value": [f"{fmt.usd(v)}" for v in calls["value_usd"]],
+        "Method": [method_title(m) for m in calls["method"]],
+        "P(peer below offer)": [fmt.probability(v) for v in calls["p_below_offer"]],
+        "Call at offer": calls["checklist_at_offer"].tolist(),
+        "First-day return": [fmt.cell("first_day_return", v) for v in calls["first_day_return"]],
+        "Day-1 close in 90% band": [fmt.cell("", v if v == v else None) for v in calls["in_90_band_first_day"]],
+        "12-month return less SMH": [fmt.cell("excess_return_12m", v) for v in calls["excess_return_12m"]],
+    })
+
+
+def methods_display(record: TrackRecord) -> pd.DataFrame:
+    """Each method's accuracy at the offer and band coverage over the past IPOs, formatted."""
+    sm = record.summary
+    return pd.DataFrame({
+        "Method": [method_title(m) for m in sm["method"]],
+        "IPOs": sm["n_ipos"].astype(int).tolist(),
+        "Within ±15% of offer": [fmt.percent(v, 0) for v in sm["within_15pct_of_offer"]],
+        "Median abs. ln(value/offer)": [f"{v:.2f}" for v in sm["median_abs_ln_value_to_offer"]],
+        "90% band held day-1 close": [fmt.percent(v, 0) for v in sm["coverage_90_first_day"]],
+        "90% band held +6m price": [fmt.percent(v, 0) if v == v else "—" for v in sm["coverage_90_6m"]],
+    })
 
 
 def backtest_frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
@@ -39,37 +78,55 @@ def caveat(n: int) -> str:
             "every share by {:.0%}.".format(1 / max(n, 1)))
 
 
-def backtest_markdown(result: BacktestResult, frames: dict[str, pd.DataFrame]) -> str:
+SIGNALS = {"p_over_v": "Offer ÷ engine's value", "p_below_offer": "P(peer below offer)",
+           "range_revision": "Range revision (offer vs first range)", "first_day_return": "First-day return",
+           "excess_return_12m": "12-month return less SMH"}
+
+
+def signals_display(record: TrackRecord) -> pd.DataFrame:
+    """Each signal against each outcome: Spearman ρ with its bootstrap interval, formatted."""
+    sg = record.signals
+    return pd.DataFrame({
+        "Signal at the offer": [SIGNALS[v] for v in sg["signal"]], "Outcome": [SIGNALS[v] for v in sg["outcome"]],
+        "IPOs": sg["n_ipos"].astype(int).tolist(), "Spearman ρ": [f"{v:+.2f}" if v == v else "—" for v in sg["spearman_rho"]],
+        "Bootstrap 5% to 95%": [f"{lo:+.2f} to {hi:+.2f}" if lo == lo else "—"
+                                for lo, hi in zip(sg["bootstrap_5pct"], sg["bootstrap_95pct"], strict=True)],
+        "Sign expected": sg["sign_expected"].tolist()})
+
+
+def backtest_markdown(result: BacktestResult) -> str:
     record = result.record
+    n = len(record.to_frame())
     head = record.summary.iloc[0] if len(record.summary) else None
-    ipos = frames["backtest_ipos"]
     lines = [
         "# How the method did on past IPOs\n",
         "Each IPO was valued by the same engine at its own pricing date, against the peers a banker would have "
         "used then and only figures public by that date, then scored against what followed. Value per share is "
         "the break-even price of the method's fair multiple (after the concentration discount and the EV "
         "bridge); a trading price after the pricing keeps the proceeds raised at the offer.\n",
-        f"**{caveat(len(ipos))}**\n",
+        f"**{caveat(n)}**\n",
     ]
     if head is not None:
         lines.append(
-            f"The engine's headline call was within ±15 % of the offer price for "
-            f"{fmt.percent(head['within_15pct_of_offer'], 0)} of the IPOs (median |ln(V/P)| "
-            f"{head['median_abs_ln_value_to_offer']:.2f}); its 90 % band held the first-day close for "
+            f"The engine's headline value was within ±15% of the offer price for "
+            f"{fmt.percent(head['within_15pct_of_offer'], 0)} of the IPOs (median abs. ln(value/offer) "
+            f"{head['median_abs_ln_value_to_offer']:.2f}); its 90% band held the first-day close for "
             f"{fmt.percent(head['coverage_90_first_day'], 0)} and the +6-month price for "
             f"{fmt.percent(head['coverage_90_6m'], 0)} (of {int(head['n_with_6m'])}). The headline probability is "
             f"{'supported' if record.validated else 'unvalidated'}: {record.reason}.\n")
-    lines += ["## The engine's call on each IPO\n", to_markdown(ipos),
-              "## Each method across the IPOs\n", to_markdown(frames["backtest_summary"]),
+    lines += ["## The engine's call on each IPO\n", to_markdown(calls_display(record), formatted=True),
+              "## Each method across the IPOs\n", to_markdown(methods_display(record), formatted=True),
               "## Did the call at the offer say anything about what followed?\n",
-              f"Spearman ρ over the IPOs with a bootstrap 5-95 % interval; n = {len(ipos)}, so descriptive only.\n",
-              to_markdown(frames["backtest_signals"])]
-    missing = ipos[ipos["outcomes_missing"] != ""]
+              f"Spearman ρ over the IPOs, with a bootstrap 5-95% interval; n = {n}, so descriptive only: no p-value "
+              "is computed.\n",
+              to_markdown(signals_display(record), formatted=True)]
+    calls = record.to_frame()
+    missing = calls[calls["outcomes_missing"] != ""]
     if len(missing):
-        lines += ["## Outcomes not yet known or not found\n",
-                  *[f"- {r['ticker']}: {r['outcomes_missing']} (left blank: not yet known, or not in the stored "
-                    "sources)" for _, r in missing.iterrows()], ""]
-    lines.append(f"Builds of each IPO: the folders {', '.join(result.builds)} beside this file.\n")
+        lines += ["## Outcomes left blank\n",
+                  *[f"- {r['ticker']}: {r['outcomes_missing']}" for _, r in missing.iterrows()], ""]
+    lines.append(f"Each IPO's full build is in its own folder beside this file: {', '.join(result.builds)}. Every "
+                 "figure above is in backtest.csv, one row per IPO and method.\n")
     return "\n".join(lines)
 
 
@@ -79,7 +136,7 @@ def write_backtest(result: BacktestResult, out_dir: Path, renderer: ChartProcess
     import dataclasses
 
     from comps._io import remove_stale_temporaries, replace_dir
-    from comps.report import check_out_dir, manifest, output_lock, render_files
+    from comps.report import CHARTS, TABLES, check_out_dir, manifest, output_lock, render_files
     from comps.report.charts import render_all
 
     check_out_dir(out_dir)
@@ -89,10 +146,11 @@ def write_backtest(result: BacktestResult, out_dir: Path, renderer: ChartProcess
         own["manifest.json"] = (json.dumps(manifest(build, own), indent=2, sort_keys=True) + "\n").encode()
         files.update({f"{ticker}/{name}": data for name, data in own.items()})
     frames = backtest_frames(result)
-    for stem, frame in frames.items():
-        files[f"{stem}.csv"] = to_csv(frame).encode()
-        files[f"{stem}.md"] = to_markdown(frame).encode()
-    files["backtest.md"] = backtest_markdown(result, frames).encode()
+    files["backtest.csv"] = to_csv(frames["backtest"]).encode()
+    for stem, frame in list(frames.items())[1:]:  # the first is backtest.csv, at the top
+        files[f"{TABLES}/{stem}.csv"] = to_csv(frame).encode()
+        files[f"{TABLES}/{stem}.md"] = to_markdown(frame).encode()
+    files["backtest.md"] = backtest_markdown(result).encode()
     if renderer is not None:
         renderer.submit(result.record.rows)
         charts = renderer.collect()
@@ -100,7 +158,7 @@ def write_backtest(result: BacktestResult, out_dir: Path, renderer: ChartProcess
         charts = render_all(result.record.rows)
     for stem, rendered in charts.items():
         for ext, data in rendered.items():
-            files[f"{stem}.{ext}"] = data
+            files[f"{CHARTS}/{stem}.{ext}"] = data
     files["manifest.json"] = (json.dumps({"kind": "backtest", "ipos": list(result.builds),
                                           "outputs": {n: _sha(d) for n, d in sorted(files.items())}},
                                          indent=2, sort_keys=True) + "\n").encode()

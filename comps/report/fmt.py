@@ -25,7 +25,7 @@ LABELS = {
     "price_to_sales_ltm": "P/S (LTM)", "growth_adjusted_multiple": "EV/Revenue ÷ growth (pts)",
     "revenue_ntm_usd": "Revenue (NTM)", "revenue_growth_ntm": "NTM growth", "ev_to_revenue_ntm": "EV/Revenue (NTM)",
     "sources": "Snapshot files", "mixed_sources": "Figures from different files", "missing": "Missing",
-    "spec": "Spec", "label": "Spec", "n": "n", "price_point": "Price point", "kind": "Kind", "price_date": "Date",
+    "spec": "Method", "label": "Formula", "n": "n", "price_point": "Price point", "kind": "Kind", "price_date": "Date",
     "price_usd": "Price", "net_cash_assumed_usd": "Net cash (assumed)", "multiple": "Multiple",
     "implied_multiple": "Implied multiple", "fair_multiple": "Fair multiple", "discount": "Concentration discount",
     "fair_multiple_discounted": "Fair multiple (discounted)", "fair_ev_usd": "Fair EV", "fair_price_usd": "Fair price",
@@ -62,10 +62,12 @@ LABELS = {
     "file": "File", "source_url": "Source", "source": "Source", "note": "Note", "figure": "Figure", "item": "Item",
     "revenue_growth_offset": "Target growth",
 }
-_PROBABILITY = re.compile(r"^p_(?!value)")
+_PROBABILITY = re.compile(r"^(p_(?!value|over)|pit_)")
 _PERCENT_WORDS = ("growth", "margin", "discount", "premium", "percentile", "change", "share")
 _COEFFICIENT = ("estimate", "std_error", "ci95_low", "ci95_high", "residual_sd", "huber_slope_growth", "aic")
-_DECIMALS = ("r_squared", "adj_r_squared", "growth_p_value", "p_value", "loo_rmse_log", "loo_rmse_log_common")
+_DECIMALS = ("r_squared", "adj_r_squared", "growth_p_value", "p_value", "loo_rmse_log", "loo_rmse_log_common",
+             "spearman_rho", "bootstrap_5pct", "bootstrap_95pct")
+_RETURNS = ("return", "revision")
 
 
 def label(column: str) -> str:
@@ -80,10 +82,19 @@ def label(column: str) -> str:
 
 
 def kind(column: str) -> str:
-    """money | price | multiple | percent | premium | probability | decimal | coefficient | count | text."""
+    """money | price | multiple | percent | premium (signed %, returns too) | probability | decimal | ratio |
+    coefficient | count | text."""
     c = column.lower()
-    if c in ("n", "n_common", "n_all", "n_fresh", "n_reference", "draws", "market_data_age_days"):
+    if c in ("n", "draws", "market_data_age_days") or c.startswith("n_"):
         return "count"
+    if any(w in c for w in _RETURNS):
+        return "premium"
+    if c.startswith(("coverage", "within_")):
+        return "percent"
+    if c.startswith("ln_") or "_ln_" in c:
+        return "decimal"
+    if c == "p_over_v":
+        return "ratio"
     if _PROBABILITY.match(c):
         return "probability"
     if c in _DECIMALS:
@@ -144,7 +155,8 @@ def probability_headline(p: float, low: float, high: float) -> str:
 
 
 def multiple(v: float) -> str:
-    return f"{v:,.1f}×" if abs(v) < 1000 else f"{v:,.0f}×"
+    """10.2×, 0.83× (two decimals below 1×, so a small multiple never reads 0.0×), 1,234×."""
+    return f"{v:,.2f}×" if abs(v) < 1 else f"{v:,.1f}×" if abs(v) < 1000 else f"{v:,.0f}×"
 
 
 def number(v: float) -> str:
@@ -157,6 +169,34 @@ def number(v: float) -> str:
     return f"{v:.4f}".rstrip("0").rstrip(".") if v else "0"
 
 
+TERMS = {"const": "Intercept", "revenue_growth": "Revenue growth", "gross_margin": "Gross margin",
+         "revenue_growth_ntm": "NTM revenue growth"}
+
+
+def words(name: str) -> str:
+    """A machine name as words: 'offering.fully_diluted_shares' → 'offering: fully diluted shares',
+    'price_usd:Priced' → 'price: Priced'."""
+    return name.replace(".", ": ").replace("_usd", "").replace(":", ": ").replace(":  ", ": ").replace("_", " ")
+
+
+def text(column: str, v: str) -> str:
+    """A text cell in words where it holds a machine name: a method, a multiple, a regression
+    term, a segment or a figure's field; other text as it is."""
+    from comps.regression.specs import SPECS
+
+    if column in ("spec", "method") and v in SPECS:
+        return SPECS[v].title
+    if column == "multiple":  # a column name: 'ev_to_revenue_ltm'
+        return label(v)
+    if column == "term":
+        return TERMS.get(v, words(v))
+    if column == "segment":
+        return segment_label(v)
+    if column in ("field", "figure"):
+        return words(v)
+    return v
+
+
 def cell(column: str, v: object) -> str:
     """One value as a reader sees it, by the column's kind."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -165,8 +205,8 @@ def cell(column: str, v: object) -> str:
         return "yes" if v else "no"
     if isinstance(v, dt.date):
         return v.isoformat()
-    if column == "multiple" and isinstance(v, str):  # a column name: 'ev_to_revenue_ltm'
-        return label(v)
+    if isinstance(v, str):
+        return text(column, v)
     if not isinstance(v, int | float):
         return str(v)
     if math.isinf(v):
@@ -174,7 +214,7 @@ def cell(column: str, v: object) -> str:
     k = kind(column)
     return {"count": lambda x: f"{int(x):,}", "probability": probability, "decimal": lambda x: f"{x:.2f}",
             "coefficient": lambda x: f"{x:,.3f}", "price": usd, "money": money, "multiple": multiple,
-            "percent": percent, "premium": lambda x: f"{x * 100:+,.0f}%"}.get(k, number)(v)
+            "percent": percent, "premium": lambda x: f"{x * 100:+,.0f}%", "ratio": lambda x: f"{x:.2f}"}.get(k, number)(v)
 
 
 def by_unit(unit: str, v: object) -> str:

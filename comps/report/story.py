@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from comps.report import fmt
 from comps.report.fmt import money, multiple, percent, probability_headline, usd
 
 if TYPE_CHECKING:
@@ -37,11 +38,11 @@ def checklist_row(result: BuildResult, price_point: str) -> pd.Series:
 
 
 def signal(result: BuildResult, price_point: str) -> str:
-    """The checklist's signal at one price point, on basic shares (and fully diluted if it differs)."""
+    """The checklist's signal at one price point on basic shares, short: 'wait', or 'wait (walk
+    away fully diluted)' where the share count decides it."""
     r = checklist_row(result, price_point)
-    if r["signal_diluted"] != r["signal"]:
-        return f"{r['signal']} on basic shares, {r['signal_diluted']} fully diluted"
-    return str(r["signal"])
+    basic, diluted = (str(r[c]).split(" (")[0] for c in ("signal", "signal_diluted"))
+    return basic if basic == diluted else f"{basic} ({diluted} fully diluted)"
 
 
 def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> str:
@@ -55,26 +56,30 @@ def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_re
             f"{multiple(row['peer_max'])})")
 
 
-def walk_away_headroom(result: BuildResult, price_point: str) -> str:
-    """'$0.2B below the $40B walk-away line (fully diluted $56.4B: above it)', or ''."""
-    band = result.target.checklist.walk_away_market_cap_usd
-    if band is None:
-        return ""
+def checklist_clause(result: BuildResult, price_point: str) -> str:
+    """'Checklist: wait on basic shares, walk away fully diluted: $39.8B market cap, $0.2B under
+    the $40.0B walk-away line; $56.4B fully diluted, $16.4B over it', the headroom on both share
+    counts where the target sets a line."""
     r = checklist_row(result, price_point)
-    basic, diluted = r["market_cap_usd"], r["market_cap_diluted_usd"]
+    basic, diluted = (str(r[c]).split(" (")[0] for c in ("signal", "signal_diluted"))
+    text = f"Checklist: {basic}" if basic == diluted else f"Checklist: {basic} on basic shares, {diluted} fully diluted"
+    line = result.target.checklist.walk_away_market_cap_usd
+    if line is None:
+        return text
+    m_basic, m_diluted = r["market_cap_usd"], r["market_cap_diluted_usd"]
 
     def side(mcap: float) -> str:
-        gap = band[0] - mcap
-        return f"{money(abs(gap))} {'below' if gap > 0 else 'above'} the {money(band[0])} walk-away line"
+        gap = line[0] - mcap
+        return f"{money(abs(gap))} {'under' if gap > 0 else 'over'}"
 
-    text = f"market cap {money(basic)}, {side(basic)}"
-    if not math.isclose(diluted, basic):
-        text += f"; fully diluted {money(diluted)}, {side(diluted)}"
-    return text
+    headroom = f"{money(m_basic)} market cap, {side(m_basic)} the {money(line[0])} walk-away line"
+    if not math.isclose(m_diluted, m_basic):
+        headroom += f"; {money(m_diluted)} fully diluted, {side(m_diluted)} it"
+    return f"{text}: {headroom}"
 
 
 def verdict_sentence(result: BuildResult) -> str:
-    """The sentence that opens the report: the priced multiples against the peers, and the
+    """The sentences that open the report: the priced multiples against the peers, then the
     checklist's signal with its walk-away headroom."""
     p = headline_point(result)
     t = result.target
@@ -82,11 +87,10 @@ def verdict_sentence(result: BuildResult) -> str:
     rev = distribution_row(result, p["price_point"])
     times_median = p["ev_to_revenue_ltm"] / rev["peer_median"]
     gp_text = f" and {multiple(gp['implied_multiple'])} gross profit" if gp is not None else ""
-    headroom = walk_away_headroom(result, p["price_point"])
     return (f"At {usd(p['price_usd'])} ({p['price_point'].lower()}, {p['price_date']}), {t.name} is valued at "
-            f"{multiple(p['ev_to_revenue_ltm'])} {t.fiscal_label} revenue{gp_text}, {times_median:.1f} times the peer "
-            f"median EV/Revenue and {peer_position(result, p['price_point']).split(' (')[0]}; checklist: "
-            f"{signal(result, p['price_point'])}{f' ({headroom})' if headroom else ''}.")
+            f"{multiple(p['ev_to_revenue_ltm'])} {t.fiscal_label} revenue{gp_text}: {times_median:.1f} times the peer "
+            f"median EV/Revenue ({multiple(rev['peer_median'])}), {peer_position(result, p['price_point']).split(' (')[0]}. "
+            f"{checklist_clause(result, p['price_point'])}.")
 
 
 def _margin_evidence(result: BuildResult) -> str:
@@ -109,10 +113,11 @@ def method_support(result: BuildResult) -> str:
     beat = regressions[regressions["beats_baseline"]]
     if result.headline_is_baseline:
         lead = ("no regression beats the peer distribution out of sample" if beat.empty else
-                f"{len(beat)} regression(s) beat the peer median on their own peers, but not the peer distribution "
-                "on the peers all methods share")
+                ("one regression beats the peer median on its own peers" if len(beat) == 1 else
+                 f"{len(beat)} regressions beat the peer median on their own peers")
+                + ", but not the peer distribution on the peers all methods share")
         loo = result.methods.set_index("spec").at[result.chosen, "loo_rmse_log"]
-        return (f"{lead}: growth does not explain the peers' multiples{_margin_evidence(result)}; so the answer is "
+        return (f"{lead}: the peers cannot tell whether growth is priced{_margin_evidence(result)}; so the answer is "
                 f"where the price sits among the peers, by the {f.spec.title.replace('Peer ', 'peer ', 1)} "
                 f"({multiple(sv.prediction.multiple)}, n = {f.n}, leave-one-out error {loo:.2f} in log terms), not "
                 "a regression's fair value")
@@ -123,8 +128,21 @@ def method_support(result: BuildResult) -> str:
 def probability_sentence(result: BuildResult) -> str:
     """P(a peer like it is valued below the headline price), rounded with its range."""
     p = headline_point(result)
-    return (f"P(a peer like {result.target.ticker} is valued below {usd(p['price_usd'])}) is "
+    text = (f"P(a peer like {result.target.ticker} is valued below {usd(p['price_usd'])}) is "
             f"{probability_headline(p['p_peer_below_price'], p['p_low'], p['p_high'])}")
+    return text if probability_validated(result) else f"{text}; {probability_status(result)}"
+
+
+def probability_validated(result: BuildResult) -> bool:
+    return result.track_record is not None and result.track_record.validated
+
+
+def probability_status(result: BuildResult) -> str:
+    """'unvalidated (only 4 past IPOs scored: …)' or 'validated on …'."""
+    tr = result.track_record
+    if tr is None:
+        return "unvalidated (no backtest: the build was run without a track record)"
+    return f"{'validated' if tr.validated else 'unvalidated'} ({tr.reason})"
 
 
 def believe_line(result: BuildResult) -> str:
@@ -143,31 +161,85 @@ def believe_line(result: BuildResult) -> str:
             f"; at the peer upper quartile ({multiple(rev['peer_q3'])}) it needs {money(needed['upper quartile'])}")
 
 
-def track_record_sentence(result: BuildResult) -> str:
-    """How the method did on the past IPOs known at the as-of date, in one paragraph; '' if the
-    build has no track record."""
+def _calls(n: int) -> str:
+    return {1: "the one", 2: "both"}.get(n, f"all {n}")
+
+
+def track_record_line(result: BuildResult) -> str:
+    """One sentence under the verdict: how the engine did on the past IPOs known at the as-of
+    date, and whether that validates its probability; '' without a track record."""
     tr = result.track_record
     if tr is None:
         return ""
     if tr.rows.empty:
-        return f"No past IPO with known outcomes was priced before {result.as_of}, so the method has no track record."
-    calls = tr.to_frame()
+        return (f"Track record: no past IPO with known outcomes was priced before {result.as_of}, so the method is "
+                "unvalidated")
+    calls, n = tr.to_frame(), len(tr.to_frame())
+    within = int(calls["within_15pct"].sum())
+    said = calls["checklist_at_offer"].value_counts()
+    call_text = (f"said {said.index[0]} at {_calls(n)} offers" if len(said) == 1 else
+                 "said " + ", ".join(f"{c} at {k}" for c, k in said.items()))
+    day1 = calls["first_day_return"].dropna()
+    return (f"Track record: on {n} past IPO{'s' if n > 1 else ''} ({', '.join(calls['ticker'])}), each valued at its own "
+            f"pricing date, the engine was within ±15 % of the offer in {within} of {n} and {call_text}; first-day "
+            f"returns ran {fmt.cell('first_day_return', day1.min())} to {fmt.cell('first_day_return', day1.max())}. "
+            f"Its probability is {'supported' if tr.validated else 'unvalidated'}: {tr.reason}")
+
+
+def track_record_sentence(result: BuildResult) -> str:
+    """How the method did on the past IPOs known at the as-of date, against the plain peer
+    median, in one paragraph; '' if the build has no track record."""
+    tr = result.track_record
+    if tr is None or tr.rows.empty:
+        return track_record_line(result)
+    calls, n = tr.to_frame(), len(tr.to_frame())
     head = tr.summary.iloc[0]
     base = tr.summary.set_index("method")
-    med = base.loc["median_ev_revenue"] if "median_ev_revenue" in base.index else None
     dates = f"{calls['pricing_date'].min():%Y-%m} to {calls['pricing_date'].max():%Y-%m}"
-    n = len(calls)
-    text = (f"On the {n} past IPOs known at {result.as_of} ({', '.join(calls['ticker'])}, priced {dates}), each valued "
-            f"at its own pricing date, the engine's headline value was within ±15 % of the offer price in "
-            f"{int(round(head['within_15pct_of_offer'] * n))} of {n} (median |ln(value/price)| "
+    text = (f"The {n} past IPOs known at {result.as_of} ({', '.join(calls['ticker'])}, priced {dates}) were each valued "
+            f"by this engine at their own pricing date, against the peers of that day. Its value was within ±15 % of "
+            f"the offer price in {int(calls['within_15pct'].sum())} of {n} and below it in "
+            f"{int((calls['value_usd'] < calls['offer_usd']).sum())} of {n}, with a median |ln(value/offer)| of "
             f"{head['median_abs_ln_value_to_offer']:.2f}")
-    if med is not None:
-        text += f"; the plain peer-median EV/Revenue: {med['median_abs_ln_value_to_offer']:.2f}"
-    below = int((calls["value_usd"] < calls["offer_usd"]).sum())
-    text += (f"), below the offer in {below} of {n}; its 90 % band held the first-day close in "
-             f"{int(round(head['coverage_90_first_day'] * n))} of {n}. Its call at the offer was "
-             f"{', '.join(f'{t}: {c}' for t, c in zip(calls['ticker'], calls['checklist_at_offer'], strict=True))}, "
-             f"and first-day returns were {', '.join(f'{r:+.0%}' for r in calls['first_day_return'])}. With {n} IPOs "
-             "this describes; it cannot test. The headline probability is therefore "
+    if "median_ev_revenue" in base.index:
+        text += f" (the plain peer-median EV/Revenue: {base.at['median_ev_revenue', 'median_abs_ln_value_to_offer']:.2f})"
+    held = calls["in_90_band_first_day"].dropna()
+    text += (f"; its 90 % band held the first-day close in {int(held.sum())} of {len(held)}. With {n} IPOs this "
+             "describes what happened and cannot test anything: one IPO moves every share by "
+             f"{fmt.percent(1 / n, 0)}. The headline probability is therefore "
              f"{'supported' if tr.validated else 'unvalidated'} ({tr.reason})")
     return text
+
+
+def risks(result: BuildResult) -> list[str]:
+    """Three risks under the verdict: customer concentration, the gross margin, and the EV
+    assumption at the headline price, each with its figures."""
+    t, sv = result.target, result.specs[result.chosen]
+    p = headline_point(result)
+    groups: dict[str, list] = {}
+    for c in t.customers:
+        groups.setdefault(c.group or c.name, []).append(c)
+    out = []
+    if groups:
+        name, members = max(groups.items(), key=lambda kv: sum(c.share for c in kv[1]))
+        who = " and ".join(c.name for c in members)
+        related = f" (the {name}, merged as one customer)" if len(members) > 1 else ""
+        d = sv.discount
+        out.append(f"Customer concentration: {who}{related} were {percent(sum(c.share for c in members), 0)} of "
+                   f"{members[0].period or t.fiscal_label} revenue; the concentration discount is {percent(d.discount, 0)} "
+                   f"({percent(d.range[0], 0)} to {percent(d.range[1], 0)} across its assumptions)")
+    gm, gm0 = t.gross_margin, t.gross_margin_prior
+    if gm is not None:
+        peers = result.peers.loc[result.peers["include"], "gross_margin"].dropna()
+        below = int((peers > gm.value).sum())
+        trend = (f"fell from {percent(gm0.value, 0)} to {percent(gm.value, 0)} while revenue grew "
+                 f"{percent(t.revenue_growth, 0)}" if gm0 is not None and gm0.value > gm.value
+                 else f"is {percent(gm.value, 0)}")
+        out.append(f"Gross margin {trend}, below {below} of {len(peers)} peers (median {percent(peers.median(), 0)}): "
+                   f"on gross profit the price is {multiple(p['ev_to_revenue_ltm'] / gm.value)}")
+    notes = "; ".join(sv.terms.notes)
+    out.append(f"EV assumption: at {usd(p['price_usd'])}, EV is the {money(p['market_cap_usd'])} market cap on "
+               f"{sv.shares / 1e6:,.1f}M shares less {money(p['net_cash_usd'])} of net cash after the offering"
+               + (f" ({notes})" if notes else "") + f"; fully diluted the market cap is "
+               f"{money(checklist_row(result, p['price_point'])['market_cap_diluted_usd'])}")
+    return out

@@ -15,11 +15,16 @@ from comps.report.story import (
     headline_point,
     method_support,
     probability_sentence,
+    probability_validated,
     signal,
+    track_record_line,
+    track_record_sentence,
     verdict_sentence,
 )
 from comps.report.tables import (
+    LARGE_UNIVERSE,
     PEER_DISPLAY,
+    comps_summary,
     comps_display,
     headline_display,
     to_markdown,
@@ -47,7 +52,8 @@ def key_figures(result: BuildResult) -> list[tuple[str, str]]:
         figures.append(("EV/Gross profit vs peer median", f"{fmt.multiple(gp['implied_multiple'])} vs "
                                                           f"{fmt.multiple(gp['peer_median'])}"))
     figures += [
-        ("P(a peer like it is valued below)", fmt.probability_headline(p["p_peer_below_price"], p["p_low"],
+        ("P(a peer like it is valued below)" + ("" if probability_validated(result) else ", unvalidated"),
+         fmt.probability_headline(p["p_peer_below_price"], p["p_low"],
                                                                       p["p_high"]).split(" (")[0]),
         ("Headline method", sv.fit.spec.title),
         ("Concentration discount", f"{fmt.percent(sv.discount.discount, 0)} ({fmt.percent(sv.discount.range[0], 0)} to "
@@ -66,12 +72,14 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         verdict_sentence(result) + "\n",
         f"{method_support(result)[0].upper()}{method_support(result)[1:]}. {probability_sentence(result)}.\n",
         believe_line(result) + ".\n",
+        *([track_record_line(result) + ".\n"] if result.track_record is not None else []),
         "| Figure | Value |\n|---|---:|\n" + figures + "\n",
         "## Every price point\n",
         to_markdown(headline_display(result), formatted=True),
         f"Verdict robustness: {result.verdict_note}\n",
         f"Date check: {result.date_note}.\n",
-        "## Trading comps\n", to_markdown(comps_display(frames["comps"]), formatted=True),
+        *track_record_section(result),
+        "## Trading comps\n", *comps_markdown(result, frames["comps"]),
         "## Every price point against the peer distribution (no regression)\n",
         to_markdown(frames["peer_distribution"][["multiple", "price_point", "implied_multiple", "peer_percentile",
                                                  "peer_q1", "peer_median", "peer_q3", "premium_to_peer_median"]]),
@@ -88,10 +96,35 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         "## EV bridge\n", to_markdown(result.bridge),
         "## Concentration discount\n", to_markdown(frames["concentration"]),
         to_markdown(frames["discount_range"]),
-        "## Peers\n", to_markdown(result.peers[PEER_DISPLAY]),
-        f"\n{result.data_notice}. Per-figure sources: sources_peers.csv and sources_target.csv.\n",
+        "## Peers\n", to_markdown(result.peers[PEER_DISPLAY]) if len(result.peers) <= LARGE_UNIVERSE
+        else f"{len(result.peers):,} peers: every one is in tables/peers.csv and comps.xlsx.\n",
+        f"\n{result.data_notice}. Per-figure sources: tables/sources_peers.csv and tables/sources_target.csv.\n",
     ]
     return "\n".join(parts)
+
+
+def comps_markdown(result: BuildResult, comps: pd.DataFrame) -> list[str]:
+    """The comps table, or its summary for a universe larger than LARGE_UNIVERSE."""
+    if len(result.peers) <= LARGE_UNIVERSE:
+        return [to_markdown(comps_display(comps), formatted=True)]
+    return [f"{len(result.peers):,} peers, shown in brief: the largest by market cap, each segment's median, and the "
+            "statistics; every peer is in tables/comps.csv and comps.xlsx.\n",
+            to_markdown(comps_display(comps_summary(comps)), formatted=True)]
+
+
+def track_record_section(result: BuildResult) -> list[str]:
+    """'How this method did on past IPOs': the paragraph, the engine's call on each, and each
+    method's accuracy and band coverage; nothing without a track record."""
+    from comps.report.backtest import calls_display, methods_display
+
+    tr = result.track_record
+    if tr is None:
+        return []
+    parts = ["## How this method did on past IPOs\n", track_record_sentence(result) + ".\n"]
+    if not tr.rows.empty:
+        parts += [to_markdown(calls_display(tr), formatted=True), to_markdown(methods_display(tr), formatted=True),
+                  "Run `comps backtest` for every IPO's full build and the signal tests.\n"]
+    return parts
 
 
 def _checklist_basis(result: BuildResult) -> str:

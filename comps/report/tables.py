@@ -4,6 +4,7 @@ the banker's trading-comps table, and their reader-facing Markdown. Formatting l
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -11,14 +12,21 @@ import pandas as pd
 
 from comps.metrics import growth_adjusted
 from comps.report import fmt
+from comps.report.story import signal
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
 
-COMPS_COLUMNS = ["market_cap_date", "market_cap_usd", "enterprise_value_usd", "ev_to_revenue_ltm", "ev_to_revenue_ntm",
-                 "ev_to_gross_profit_ltm", "revenue_growth", "gross_margin", "growth_adjusted_multiple"]
-STATS = (("Mean", "mean"), ("Median", "median"), ("High", "max"), ("Low", "min"))
-STAT_COLUMNS = COMPS_COLUMNS[1:]
+COMPS_COLUMNS = ["share_price_usd", "market_cap_usd", "net_debt_usd", "enterprise_value_usd", "revenue_ltm_usd",
+                 "ltm_end_date", "ev_to_revenue_ltm", "ev_to_revenue_ntm", "ev_to_gross_profit_ltm", "revenue_growth",
+                 "gross_margin", "growth_adjusted_multiple", "market_cap_date"]
+#: the statistics of each tier and of all peers, over included peers with the figure
+STATS = (("Mean", "mean"), ("Median", "median"), ("High", "max"), ("Low", "min"), ("n", "count"))
+STAT_COLUMNS = [c for c in COMPS_COLUMNS if c not in ("share_price_usd", "ltm_end_date", "market_cap_date")]
+#: above this many peers the page shows the comps as a summary; every peer stays in the CSV and workbook
+LARGE_UNIVERSE = 40
+#: tiers as the comps table names them
+TIER_LABELS = {"core": "Core peers", "extended": "Extended peers"}
 
 PEER_DISPLAY = ["ticker", "name", "segment", "include", "market_cap_usd", "market_cap_date", "market_data_age_days",
                 "enterprise_value_usd", "ev_basis", "revenue_ltm_usd", "revenue_basis", "revenue_growth", "gross_margin",
@@ -54,22 +62,47 @@ def headline_display(result: BuildResult) -> pd.DataFrame:
         if spec.y != "ev_to_revenue_ltm":
             row[spec.y_label] = fmt.multiple(r["implied_multiple"])
         if len(own):
-            row["Peer percentile"] = fmt.percent(own["peer_percentile"].iloc[0], 0)
-            row["vs peer median"] = fmt.cell("premium_to_peer_median", own["premium_to_peer_median"].iloc[0])
+            short = spec.y_label.split(" (")[0]
+            row[f"Peer percentile ({short})"] = fmt.percent(own["peer_percentile"].iloc[0], 0)
+            row[f"vs peer median ({short})"] = fmt.cell("premium_to_peer_median", own["premium_to_peer_median"].iloc[0])
         if spec.kind == "regression":
             row |= {"Fair price": fmt.usd(r["fair_price_usd"]),
                     f"{result.config.headline_level:.0%} band": f"{fmt.usd(r['band_low_price_usd'])} to "
                     f"{fmt.usd(r['band_high_price_usd'])}" + (" (floored)" if r["band_low_truncated"] else ""),
                     "Premium to fair": fmt.cell("premium_to_fair", r["premium_to_fair"])}
         row |= {"P(peer below)": fmt.probability_headline(r["p_peer_below_price"], r["p_low"], r["p_high"]).split(" (")[0],
-                "Checklist": checks.at[pp, "signal"].split(" (")[0]}
+                "Checklist": signal(result, pp)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def premium_strip(result: BuildResult) -> pd.DataFrame:
+    """Every price point against the peer medians, formatted: market cap (basic and fully
+    diluted), EV/Revenue and EV/Gross profit with their premiums to the peer median, and the
+    checklist. No model: the peer distribution only."""
+    dist = result.peer_distribution.set_index(["multiple", "price_point"])
+    checks = result.checklist.set_index("price_point")
+    rows = []
+    for _, r in result.headline.iterrows():
+        pp = r["price_point"]
+        row = {"Price point": pp, "Price": fmt.usd(r["price_usd"]),
+               "Market cap (fully diluted)": f"{fmt.money(r['market_cap_usd'])} "
+                                             f"({fmt.money(checks.at[pp, 'market_cap_diluted_usd'])})"}
+        for col, short in (("ev_to_revenue_ltm", "EV/Revenue"), ("ev_to_gross_profit_ltm", "EV/Gross profit")):
+            if (col, pp) in dist.index:
+                d = dist.loc[(col, pp)]
+                row[short] = fmt.multiple(d["implied_multiple"])
+                row[f"vs median {fmt.multiple(d['peer_median'])}"] = fmt.cell("premium", d["premium_to_peer_median"])
+        row["Checklist"] = signal(result, pp)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 #: the headline table's columns, most important first: a narrow terminal drops from the end
 PRIORITY = ("Price point", "Price", "EV/Revenue", "EV/Gross profit", "Checklist", "P(peer below)", "Fair price",
-            "vs peer median", "Market cap", "Fully diluted", "Peer percentile", "Premium to fair")
+            "vs peer median", "Market cap", "Fully diluted", "Peer percentile", "Premium to fair",
+            # the backtest's table
+            "IPO", "Offer", "Engine's value", "Call at offer", "First-day return", "12-month", "Priced", "Day-1")
 
 
 def column_need(shown: pd.DataFrame, col: str) -> int:
@@ -83,7 +116,8 @@ def fit_to_width(shown: pd.DataFrame, width: int) -> pd.DataFrame:
     def need(col: str) -> int:
         return column_need(shown, col)
 
-    rank = {c: next((i for i, p in enumerate(PRIORITY) if c.startswith(p)), len(PRIORITY)) for c in shown.columns}
+    rank = {c: next((i for i, p in enumerate(PRIORITY) if c == p or c.startswith(f"{p} ")), len(PRIORITY))
+            for c in shown.columns}
     keep = list(shown.columns)
     while len(keep) > 2 and sum(need(c) for c in keep) + 3 * len(keep) + 1 > width:
         keep.remove(max(keep, key=lambda c: (rank[c], keep.index(c))))
@@ -91,40 +125,47 @@ def fit_to_width(shown: pd.DataFrame, width: int) -> pd.DataFrame:
 
 
 def comps_table(result: BuildResult) -> pd.DataFrame:
-    """The banker's trading-comps table: included peers grouped by segment with Mean / Median /
-    High / Low rows per group of two or more and for all peers, then the target at each price point.
-    ``row_type`` is peer, stat or target; NTM columns only where some peer has estimates."""
-    peers = result.peers[result.peers["include"]]
+    """The banker's trading-comps table: every peer grouped by segment (``include`` says whether
+    it counts in the statistics and fits), then Mean / Median / High / Low / n over the included
+    peers of each tier and of all peers, then the target at each price point. ``row_type`` is
+    peer, stat or target; NTM columns only where some peer has estimates."""
+    peers = result.peers
     rows = []
     for segment, group in peers.groupby("segment", sort=True):
-        for t, r in group.iterrows():
-            rows.append({"row_type": "peer", "group": fmt.segment_label(segment), "ticker": t, "name": r["name"],
-                         **{c: r[c] for c in COMPS_COLUMNS}})
-        if len(group) > 1:  # the statistics of one peer are that peer
-            rows += _stats(group, fmt.segment_label(segment))
-    rows += _stats(peers, "All peers")
+        rows += [{"row_type": "peer", "group": fmt.segment_label(segment), "ticker": t, "name": r["name"],
+                  "tier": r["tier"], "include": bool(r["include"]), **{c: r[c] for c in COMPS_COLUMNS}}
+                 for t, r in group.iterrows()]
+    included = peers[peers["include"]]
+    tiers = [t for t in TIER_LABELS if (included["tier"] == t).any()]
+    if len(tiers) > 1:
+        for tier in tiers:
+            rows += _stats(included[included["tier"] == tier], TIER_LABELS[tier])
+    rows += _stats(included, "All peers")
     t = result.target
     base_gp = t.revenue_usd.value * (t.gross_margin.value if t.gross_margin else np.nan)
     for _, p in result.headline.iterrows():
         ev = p["enterprise_value_usd"]
-        rows.append({"row_type": "target", "group": f"{t.name} ({t.ticker}) at each price point", "ticker": t.ticker,
-                     "name": f"{p['price_point']} {fmt.usd(p['price_usd'])}", "market_cap_date": p["price_date"],
-                     "market_cap_usd": p["market_cap_usd"], "enterprise_value_usd": ev,
+        rows.append({"row_type": "target", "group": f"{t.name} ({t.ticker})", "ticker": t.ticker,
+                     "name": f"{p['price_point']}", "tier": "", "include": False,
+                     "share_price_usd": p["price_usd"], "market_cap_usd": p["market_cap_usd"],
+                     "net_debt_usd": -p["net_cash_usd"], "enterprise_value_usd": ev,
+                     "revenue_ltm_usd": t.revenue_usd.value, "ltm_end_date": t.revenue_usd.date,
                      "ev_to_revenue_ltm": p["ev_to_revenue_ltm"], "ev_to_revenue_ntm": np.nan,
                      "ev_to_gross_profit_ltm": ev / base_gp if base_gp > 0 else np.nan,
                      "revenue_growth": t.revenue_growth,
                      "gross_margin": t.gross_margin.value if t.gross_margin else np.nan,
-                     "growth_adjusted_multiple": growth_adjusted(p["ev_to_revenue_ltm"], t.revenue_growth)})
-    frame = pd.DataFrame(rows, columns=["row_type", "group", "ticker", "name", *COMPS_COLUMNS])
-    if frame["ev_to_revenue_ntm"].isna().all():
+                     "growth_adjusted_multiple": growth_adjusted(p["ev_to_revenue_ltm"], t.revenue_growth),
+                     "market_cap_date": p["price_date"]})
+    frame = pd.DataFrame(rows, columns=["row_type", "group", "ticker", "name", "tier", "include", *COMPS_COLUMNS])
+    if frame.loc[frame["row_type"] == "peer", "ev_to_revenue_ntm"].isna().all():
         frame = frame.drop(columns="ev_to_revenue_ntm")
     return frame
 
 
 def _stats(group: pd.DataFrame, name: str) -> list[dict]:
     values = group[STAT_COLUMNS].apply(pd.to_numeric, errors="coerce")
-    agg = values.agg([how for _, how in STATS])  # NaN where a column has no values
-    return [{"row_type": "stat", "group": name, "ticker": "", "name": label, "market_cap_date": None,
+    agg = values.agg([how for _, how in STATS])  # NaN where a column has no values; n counts them
+    return [{"row_type": "stat", "group": name, "ticker": "", "name": label, "tier": "", "include": False,
              **agg.loc[how].to_dict()} for label, how in STATS]
 
 
@@ -210,23 +251,68 @@ def grid(frame: pd.DataFrame, value_kind: str, row_label: str, col_label: str) -
     return shown.reset_index()
 
 
-def comps_display(frame: pd.DataFrame) -> pd.DataFrame:
-    """The comps table (:func:`comps_table`) as text: group rows are labelled, statistics and
-    the target set apart."""
+def comps_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """The comps table's figure columns as text, the n rows as counts (blank where not a count)."""
     cols = [c for c in COMPS_COLUMNS if c in frame.columns]
-    shown = display(frame[cols])
-    first = frame.apply(lambda r: f"{r['name']} ({r['ticker']})" if r["row_type"] == "peer" else
-                        (f"{r['group']}: {r['name']}" if r["row_type"] == "stat" else f"{r['ticker']} @ {r['name']}"),
-                        axis=1)
-    shown.insert(0, "Company", first.to_numpy())
-    shown.insert(1, "Segment", frame["group"].to_numpy())
+    shown = display(frame[cols]).set_axis(cols, axis=1).reset_index(drop=True)
+    for i in np.flatnonzero(frame["row_type"].eq("stat") & frame["name"].eq("n")):
+        shown.iloc[i] = [fmt.cell("n", v) if c in STAT_COLUMNS else "" for c, v in frame.iloc[i][cols].items()]
     return shown
 
 
+def row_names(frame: pd.DataFrame) -> list[str]:
+    """The comps table's first column: 'NVIDIA (NVDA)', ', excluded' for a peer out of the
+    statistics; the statistic or price point otherwise."""
+    return [f"{r['name']} ({r['ticker']})" + ("" if r["include"] else ", excluded") if r["row_type"] == "peer"
+            else r["name"] for _, r in frame.iterrows()]
+
+
+def comps_summary(frame: pd.DataFrame, largest: int = 15) -> pd.DataFrame:
+    """A large comps table in brief: the ``largest`` included peers by market cap, the median
+    and n of each segment, the tier and all-peer statistics, and the target."""
+    peers = frame[frame["row_type"] == "peer"]
+    top = peers[peers["include"]].nlargest(largest, "market_cap_usd").assign(group="Largest peers by market cap")
+    segments = []
+    for segment, g in peers[peers["include"]].groupby("group", sort=True):
+        med = g[STAT_COLUMNS].apply(pd.to_numeric, errors="coerce").median()
+        segments.append({"row_type": "stat", "group": "Segment medians", "ticker": "", "name": f"{segment} (n = {len(g):,})",
+                         "tier": "", "include": False, **med.to_dict()})
+    return pd.concat([top, pd.DataFrame(segments, columns=frame.columns), frame[frame["row_type"] != "peer"]],
+                     ignore_index=True)
+
+
+def comps_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """The comps table (:func:`comps_table`) as text, one heading row per segment, tier block and
+    the target (never a segment repeated on every row); peers left out of the statistics say so,
+    and the n rows are counts."""
+    shown = comps_cells(frame)
+    shown.columns = [fmt.label(c) for c in shown.columns]
+    shown.insert(0, "Company", row_names(frame))
+    out, last = [], None
+    for (_, r), (_, row) in zip(frame.iterrows(), shown.iterrows(), strict=True):
+        if r["group"] != last:
+            out.append({"Company": f"**{r['group']}**", **{c: "" for c in shown.columns[1:]}})
+            last = r["group"]
+        out.append(row.to_dict())
+    return pd.DataFrame(out, columns=shown.columns)
+
+
+_NUMERIC = re.compile(r"^(—|[-+<>≈ ]*\$?[\d.,]+[×%BMKT]?( \(floored\))?|[-+]?∞)$")
+
+
+def numeric_column(cells: pd.Series) -> bool:
+    """Whether a column of formatted cells holds figures (so it is right-aligned)."""
+    texts = [str(v) for v in cells if str(v) not in ("", "—")]
+    return bool(texts) and all(_NUMERIC.match(t) for t in texts)
+
+
 def to_markdown(frame: pd.DataFrame, labels: dict[str, str] | None = None, formatted: bool = False) -> str:
-    """A GitHub Markdown table; cells formatted by their columns' kinds unless ``formatted``."""
+    """A GitHub Markdown table, figures right-aligned; cells formatted by their columns' kinds
+    unless ``formatted``. A '|' inside a cell is escaped."""
     shown = frame if formatted else display(frame, labels)
-    return shown.to_markdown(index=False, disable_numparse=True) + "\n"
+    shown = shown.map(lambda v: str(v).replace("|", "\\|"))
+    align = ["right" if numeric_column(shown.iloc[:, j]) else "left" for j in range(shown.shape[1])]
+    return shown.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
 
 
 def markdown_for(stem: str, frame: pd.DataFrame, result: BuildResult) -> str:
