@@ -65,6 +65,14 @@ def _excess(p0: float, p1: float, b0: float, b1: float) -> float:
     return (p1 / p0 - 1) - (b1 / b0 - 1)
 
 
+def accuracy(value: float, price: float) -> dict[str, float | bool]:
+    """A value per share against a price: ln(V/P), whether V is within ±15 % of P (Kim &
+    Ritter 1999), and P/V (above 1: priced above the value)."""
+    positive = value > 0
+    return {"ln_value_to_offer": math.log(value / price) if positive else -math.inf,
+            "within_15pct": bool(abs(value / price - 1) <= 0.15), "p_over_v": price / value if positive else math.inf}
+
+
 def ipo_rows(result, outcomes: pd.DataFrame, known_by: dt.date | None = None) -> list[dict]:
     """One row per method that valued this IPO: its value at the offer against what followed."""
     t = result.target
@@ -87,9 +95,7 @@ def ipo_rows(result, outcomes: pd.DataFrame, known_by: dt.date | None = None) ->
         d = sv.discount.discount
         row = {"ticker": t.ticker, "name": t.name, "pricing_date": result.as_of, "method": name,
                "kind": sv.fit.spec.kind, "headline": name == result.chosen, "n_peers": sv.fit.n,
-               "offer_usd": offer, "value_usd": value, "ln_value_to_offer": math.log(value / offer) if value > 0 else -math.inf,
-               "within_15pct": abs(value / offer - 1) <= 0.15, "p_over_v": offer / value if value > 0 else math.inf,
-               "p_below_offer": sv.p_below(offer),
+               "offer_usd": offer, "value_usd": value, **accuracy(value, offer), "p_below_offer": sv.p_below(offer),
                "first_day_close_usd": close1, "close_6m_usd": close6, "close_12m_usd": close12,
                "ln_value_to_first_close": math.log(value / close1) if value > 0 and close1 > 0 else math.nan,
                "first_day_return": close1 / offer - 1, "return_6m": close6 / close1 - 1,

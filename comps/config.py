@@ -37,6 +37,8 @@ class BuildConfig:
     cache_dir: Path = Path(".cache/comps")
     cache_ttl_hours: float = 6.0
     stale_days: int = 30  # market data older than this (vs as-of) draws a warning
+    lookahead_days: int | None = None  # market data dated up to this many days after the as-of date may stand in
+    # for a missing figure, with a warning (None: stale_days; 0: strictly point in time, as the backtest is)
     specs: tuple[str, ...] = SPEC_NAMES
     spec: str = "auto"  # the headline spec; "auto" = lowest leave-one-out log error
     levels: tuple[float, ...] = (0.80, 0.90, 0.95)
@@ -60,6 +62,11 @@ class BuildConfig:
 
     def replace(self, **changes: Any) -> BuildConfig:
         return dataclasses.replace(self, **changes)
+
+    @property
+    def lookahead(self) -> int:
+        """Days after the as-of date that market data may be dated and still stand in."""
+        return self.stale_days if self.lookahead_days is None else self.lookahead_days
 
     @property
     def live(self) -> bool:
@@ -89,7 +96,8 @@ class BuildConfig:
 
 
 _BUILD_KEYS = {
-    "as_of": "date", "today": "date", "stale_days": "int", "specs": "specs", "spec": "spec", "levels": "levels",
+    "as_of": "date", "today": "date", "stale_days": "int", "lookahead_days": "int", "specs": "specs", "spec": "spec",
+    "levels": "levels",
     "headline_level": "level", "min_peers": "int", "small_n_warning": "int", "weak_slope_p": "fraction",
     "bootstrap_resamples": "int", "wild_resamples": "int", "benchmark": "ticker", "calendar_lag_days": "int",
     "seed": "int", "influence_threshold": "fraction", "sensitivity_discounts": "fractions",

@@ -46,7 +46,7 @@ def load_inputs(config: BuildConfig) -> tuple[BuildConfig, list[Peer], Target, S
         target, config = None, config.resolved(Analysis())
     loaded: list[Any] = []
     for loader in (lambda: load_peers(config.peers_path),
-                   lambda: load_snapshots(config.snapshot_dir, config.as_of, lookahead_days=config.stale_days,
+                   lambda: load_snapshots(config.snapshot_dir, config.as_of, lookahead_days=config.lookahead,
                                           required=not config.live),
                    lambda: load_disclosures(config.concentration_path)):
         try:
@@ -85,7 +85,7 @@ def collect(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     outcome = refresh.refresh(config, peers, target, today=config.today, say=say)
     if outcome.path is not None:
         snaps = load_snapshots(config.snapshot_dir, config.as_of or snapshot_date(outcome.path),
-                               lookahead_days=config.stale_days)
+                               lookahead_days=config.lookahead)
     notice = outcome.notice if outcome.path is not None else f"{outcome.notice}; data from {describe(snaps)}"
     if outcome.target_quote:
         q = outcome.target_quote
@@ -290,9 +290,10 @@ def backtest_targets(config: BuildConfig, outcomes: pd.DataFrame) -> list[Target
 
 
 def value_ipo(config: BuildConfig, target: Target) -> BuildResult:
-    """One past IPO valued by the same engine at its own pricing date, from its own files."""
+    """One past IPO valued by the same engine at its own pricing date, from its own files,
+    strictly point in time: no market figure dated after the pricing stands in for a missing one."""
     cfg = config.replace(target_path=Path(target.path), peers_path=None, snapshot_dir=None, as_of=None, offline=True,
-                         track_record=False)
+                         track_record=False, lookahead_days=0)
     return build(cfg, write=False)
 
 
