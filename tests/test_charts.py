@@ -60,29 +60,82 @@ def test_dollar_signs_stay_dollar_signs(offline_result):
     assert any(t.startswith("Acme $1B-$5B Holdings against the peers") for t in texts)
 
 
-def test_scatter_labels_every_peer_without_overlaps(offline_result):
+def test_scatter_labels_every_peer_and_price_without_overlaps(offline_result):
     fig = scatter(offline_result)
     ax = fig.axes[0]
     renderer = fig.canvas.get_renderer()
     labels = [t for t in ax.texts if t.get_text() and not t.get_text().startswith("As of")]  # not the footnote
-    assert sorted(t.get_text() for t in labels) == sorted(offline_result.fits[offline_result.chosen].tickers)
+    prices = ["$115 IPO range", "$120 IPO range", "$125 IPO range", "$150 revised range", "$160 revised range",
+              "$185 priced", "$311 trading"]  # each price point of the target file, at its own multiple
+    assert sorted(t.get_text() for t in labels) == sorted([*offline_result.fits[offline_result.chosen].tickers, *prices])
     boxes = [t.get_window_extent(renderer) for t in labels]
     for i, a in enumerate(boxes):
         for j, b in enumerate(boxes[:i]):
             assert not a.overlaps(b), (labels[i].get_text(), labels[j].get_text())
 
 
-def test_no_line_is_drawn_beyond_the_peers_growth_and_a_weak_slope_is_dashed(offline_result):
+def _drawn_x(ax) -> list[tuple[str, float, float]]:
+    """Every line and shaded band on the axes: (what, lowest x, highest x)."""
+    from matplotlib.collections import PolyCollection
+
+    out = [(ln.get_label(), float(min(ln.get_xdata())), float(max(ln.get_xdata()))) for ln in ax.get_lines()
+           if len(ln.get_xdata()) >= 2]
+    for c in ax.collections:
+        if isinstance(c, PolyCollection) and len(c.get_paths()):
+            v = c.get_paths()[0].vertices[:, 0]
+            out.append((c.get_label(), float(v.min()), float(v.max())))
+    return out
+
+
+def test_no_line_or_band_is_drawn_beyond_the_peers_growth_and_a_weak_slope_is_dashed(offline_result):
     fig = scatter(offline_result)
     ax = fig.axes[0]
     peers = offline_result.peers.loc[list(offline_result.fits["log_ev_gross_profit"].tickers), "revenue_growth"] * 100
-    lines = [ln for ln in ax.get_lines() if len(ln.get_xdata()) > 2]
-    assert lines
-    for ln in lines:
-        x = ln.get_xdata()
-        assert x.min() >= peers.min() - 1e-9 and x.max() <= peers.max() + 1e-9
-        assert ln.get_linestyle() == "--"  # the slope is not significant
+    drawn = _drawn_x(ax)
+    assert {w.split(":")[0] for w, *_ in drawn} >= {"ln EV/Gross profit (LTM) ~ growth", "peers' interquartile range"}
+    for what, lo, hi in drawn:
+        assert lo >= peers.min() - 1e-9 and hi <= peers.max() + 1e-9, what
+    slope = next(ln for ln in ax.get_lines() if ln.get_label().startswith("ln EV/Gross profit"))
+    assert slope.get_linestyle() == "--"  # the slope is not significant
     assert "growth slope not significant" in ax.get_title()
+
+
+@pytest.fixture(scope="module")
+def coreweave():
+    """CoreWeave at its pricing date: its 739 % growth lies far beyond its peers'."""
+    import os
+    from pathlib import Path
+
+    from comps.config import BuildConfig
+    from comps.pipeline import build
+
+    root = Path(__file__).resolve().parents[1]
+    here = os.getcwd()
+    os.chdir(root)
+    try:
+        return build(BuildConfig(target_path=Path("data/targets/coreweave.toml"), offline=True, charts=False,
+                                 track_record=False, bootstrap_resamples=400, wild_resamples=199), write=False)
+    finally:
+        os.chdir(here)
+
+
+def test_a_target_beyond_the_peers_growth_gets_no_line_there_and_no_regression_bar(coreweave):
+    from comps.report.charts import football_field
+    from comps.valuation import target_inputs
+
+    growth = target_inputs(coreweave.target)["revenue_growth"]
+    peers = coreweave.peers.loc[list(coreweave.specs[coreweave.chosen].fit.tickers), "revenue_growth"]
+    assert growth > 5 * peers.max()  # the premise: 739 % against at most 114 %
+    for what, lo, hi in _drawn_x(scatter(coreweave).axes[0]):
+        assert hi <= peers.max() * 100 + 1e-9, what
+    ax = football_field(coreweave).axes[0]
+    labels = [t.get_text().replace("\n", " ") for t in ax.get_yticklabels()]
+    regressions = [name for name, sv in coreweave.specs.items() if sv.fit.spec.kind == "regression"]
+    assert regressions and sum("not drawn: CRWV's growth is outside the peers'" in t for t in labels) == len(regressions)
+    bars = [bar for container in ax.containers for bar in container]
+    assert len(bars) == len(labels) - len(regressions)  # one bar per method that values it
+    right = ax.get_xlim()[1]
+    assert all(b.get_x() + b.get_width() <= right + 1e-9 for b in bars)  # nothing clipped off the axis
 
 
 def test_charts_leave_the_sessions_backend_and_style_alone(offline_result):

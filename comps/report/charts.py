@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 DPI = 160
 KIND_COLORS = {"range": "#1f77b4", "revised": "#9467bd", "priced": "#d62728", "trading": "#ff7f0e"}
 KIND_NAMES = {"range": "IPO range", "revised": "revised range", "priced": "priced", "trading": "trading"}
-SEGMENT_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
-                   "#ece133", "#56b4e9")
+#: seaborn's colorblind palette, reordered so no two of the first eight segments share a hue family
+SEGMENT_PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#ece133", "#949494",
+                   "#56b4e9", "#fbafe4")
 
 
 def _style() -> dict:
@@ -109,7 +110,7 @@ def _footnote(fig: Figure, result: BuildResult, extra: str = "", below=None) -> 
     its width. textwrap, not matplotlib's ``wrap=True``, which re-measures the text word by
     word on every draw."""
     files = ", ".join(p.name for p in result.snapshots.files)
-    text = (f"As of {result.as_of}. Peer figures: snapshots {files} (sources in sources_peers.csv); "
+    text = (f"As of {result.as_of}. Peer figures: snapshots {files} (sources in tables/sources_peers.csv); "
             f"target: {result.target.path}. {extra}").strip()
     chars = int(fig.get_figwidth() * 72 / (7.5 * 0.55))  # 7.5 pt text averages ~0.55 em per character
     style = {"ha": "left", "va": "top", "fontsize": 7.5, "color": "#555555"}
@@ -131,6 +132,16 @@ def label_points(ax, xs, ys, texts, fontsize: float = 8.5) -> None:
                 arrowprops={"arrowstyle": "-", "color": "#888888", "lw": 0.6}, expand=(1.3, 1.5))
 
 
+def legend_below(ax, ncol: int, gap_inches: float = 0.62):
+    """The legend centred under the axes, a fixed distance below them (clear of the x label
+    whatever the figure's height)."""
+    from matplotlib.transforms import offset_copy
+
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-gap_inches, units="inches")
+    return ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=ncol,
+                     frameon=False)
+
+
 def _times(v: float, _pos=None) -> str:
     return f"{v:,.0f}×" if v >= 1 else f"{v:.1f}×"
 
@@ -142,7 +153,7 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
     distribution's median and interquartile range, with the log regression on growth dashed
     for comparison."""
     import seaborn as sns
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     from comps.regression import GROWTH
     from comps.valuation import band_level, target_inputs
@@ -173,11 +184,13 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
             ax.plot(grid * 100, [p.multiple for p in preds], color="#4c72b0", lw=1.8, ls=style,
                     label=f"{line.spec.label}: R² {line.rsquared:.2f}, slope p = {line.growth_p:.2f} ({what})")
             title_fit = f"; growth slope {what}"
-        if spec.kind == "baseline":
+        if spec.kind == "baseline":  # the peers' distribution, drawn across their own growth only
             iv = sv.prediction.interval(band_level(sv.fit, result.config.headline_level))
-            ax.axhspan(iv.pi_low, iv.pi_high, color="#999999", alpha=0.15, lw=0, label="peers' interquartile range")
-            ax.axhline(sv.prediction.multiple, color="#555555", lw=1.2,
-                       label=f"peer {spec.stat.replace('geomean', 'geometric mean')} {_times(sv.prediction.multiple)}")
+            span = [xs.min() * 100, xs.max() * 100]
+            ax.fill_between(span, iv.pi_low, iv.pi_high, color="#999999", alpha=0.18, lw=0,
+                            label="peers' interquartile range")
+            ax.plot(span, [sv.prediction.multiple] * 2, color="#555555", lw=1.2,
+                    label=f"peer {spec.stat.replace('geomean', 'geometric mean')} {_times(sv.prediction.multiple)}")
         sns.scatterplot(x=fitted[GROWTH] * 100, y=fitted[spec.y], hue=fitted["segment"].map(segment_label),
                         palette={segment_label(s): c for s, c in colors.items()}, s=70, ax=ax, edgecolor="black",
                         linewidth=0.5, zorder=3)
@@ -189,14 +202,18 @@ def scatter(result: BuildResult, max_labels: int = 40) -> Figure:
                 ax.scatter([g_t * 100] * len(pts), pts["implied_multiple"], marker="_", s=400, lw=2.5, color=color,
                            zorder=4, label=f"{result.target.ticker} {KIND_NAMES[kind]}: "
                            + ", ".join(f"${p:,.0f}" for p in pts["price_usd"]))
+        marks = head.groupby(head["implied_multiple"].round(6), sort=False).agg(
+            price=("price_usd", "first"), kinds=("kind", lambda k: " / ".join(dict.fromkeys(KIND_NAMES[x] for x in k))))
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(_times))
         ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("Revenue growth, year on year (%)")
         ax.set_ylabel(f"{spec.y_label} (log scale)")
         ax.set_title(f"{result.target.name} against the peers: {spec.y_label}, n = {sv.fit.n}{title_fit}")
-        label_points(ax, named[GROWTH] * 100, named[spec.y], list(named.index))
-        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+        label_points(ax, [*(named[GROWTH] * 100), *[g_t * 100] * len(marks)], [*named[spec.y], *marks.index],
+                     [*named.index, *(f"${r.price:,.0f} {r.kinds}" for r in marks.itertuples())])
+        legend = legend_below(ax, ncol=2)
         _footnote(fig, result, f"{result.target.ticker} sits at its own growth ({g_t:.0%}); its multiple at each "
                                "price uses the EV bridge of the target file.", legend)
     return fig
@@ -224,11 +241,15 @@ def peer_bars(result: BuildResult, max_bars: int = 40) -> Figure:
             if len(pts):
                 ax.plot([], [], color=color, label=f"{result.target.ticker} {KIND_NAMES[kind]}: "
                         + ", ".join(f"{m:.0f}×" for m in pts["ev_to_revenue_ltm"]))
+                lo, hi = pts["price_usd"].min(), pts["price_usd"].max()
+                ax.annotate(f"${lo:,.0f}" + (f"–{hi:,.0f}" if hi > lo else ""), (pts["ev_to_revenue_ltm"].mean(), 1),
+                            xycoords=("data", "axes fraction"), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=8, color=color, fontweight="bold")
         ax.set_xlabel(f"EV / revenue, LTM (×); {result.target.ticker} on {result.target.fiscal_label} revenue")
         ax.set_ylabel("")
         shown = f"largest {len(peers)} of {len(every)}" if len(every) > len(peers) else f"n = {len(peers)}"
-        ax.set_title(f"Peer EV/Revenue against {result.target.ticker} at its price points ({shown})")
-        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+        ax.set_title(f"Peer EV/Revenue against {result.target.ticker} at its price points ({shown})", pad=16)
+        legend = legend_below(ax, ncol=2)
         _footnote(fig, result, below=legend)
     return fig
 
@@ -240,12 +261,20 @@ def football_field(result: BuildResult) -> Figure:
     prices, against the IPO price points. Bars beyond the axis end in an arrow and their value."""
     from comps.valuation import band_level
 
+    from comps.valuation import target_inputs
+
     pv = result.peer_values.set_index("method")["fair_price_usd"]
     rows = [("Peer EV/Revenue, Q1 to Q3 (no discount)", pv["peer Q1"], pv["peer Q3"], pv["peer median"], "#fdae6b")]
+    x = target_inputs(result.target)
     for name, sv in result.specs.items():
         iv = sv.prediction.interval(band_level(sv.fit, result.config.headline_level))
         star = "★ " if name == result.chosen else ""
         what = "IQR" if sv.fit.spec.kind == "baseline" else f"{result.config.headline_level:.0%} band"
+        if sv.fit.extrapolates(x):  # a line beyond the peers' growth is not a value: no bar
+            lo, hi = sv.fit.x_range()
+            what = f"not drawn: {result.target.ticker}'s growth is outside the peers' {lo:.0%} to {hi:.0%}"
+            rows.append((f"{sv.fit.spec.title} ({what})", math.nan, math.nan, math.nan, ""))
+            continue
         rows.append((f"{star}{sv.fit.spec.title} ({what})", sv.breakeven(iv.pi_low), sv.breakeven(iv.pi_high),
                      sv.breakeven(), "#3690c0" if name == result.chosen else "#a6bddb"))
     head = result.headline
@@ -253,6 +282,8 @@ def football_field(result: BuildResult) -> Figure:
     with styled():
         fig, ax = new_figure(10, 0.5 * len(rows) + 2.4)
         for i, (_, lo, hi, mid, color) in enumerate(rows):
+            if math.isnan(lo):
+                continue
             lo_c, hi_c = max(lo, 0.0), min(hi, right)
             if lo_c >= right:  # the whole bar lies beyond the axis: say where
                 ax.annotate(f"${lo:,.0f} to ${hi:,.0f} →", (right, i), ha="right", va="center", fontsize=8)
@@ -263,7 +294,7 @@ def football_field(result: BuildResult) -> Figure:
             if hi > right:
                 ax.annotate(f"→ ${hi:,.0f}", (right, i), ha="right", va="center", fontsize=8)
         ax.set_xlim(0, right)
-        ax.set_yticks(range(len(rows)), [textwrap.fill(r[0], 38) for r in rows], fontsize=8.5)
+        ax.set_yticks(range(len(rows)), [textwrap.fill(r[0], 44) for r in rows], fontsize=8.5)
         ax.invert_yaxis()
         for kind, color in KIND_COLORS.items():
             pts = head[head["kind"] == kind]["price_usd"]
@@ -275,7 +306,7 @@ def football_field(result: BuildResult) -> Figure:
                            label=f"{KIND_NAMES[kind]} ${pts.iloc[0]:,.2f}")
         ax.set_xlabel("Value per share (USD): the offer price at which the deal is fair for each multiple")
         ax.set_title(f"{result.target.name}: value per share by method against the IPO prices")
-        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, frameon=False)
+        legend = legend_below(ax, ncol=4)
         _footnote(fig, result, "★ the headline method. Black ticks: each method's fair value. The concentration "
                                "discount applies to every method's bar, not to the peer quartile bar.", legend)
     return fig
@@ -301,7 +332,7 @@ def sensitivity_heatmap(result: BuildResult) -> Figure:
         fig, ax = new_figure(9, 0.45 * len(grid) + 2.6)
         sns.heatmap(np.clip(ratio, -limit, limit), annot=annotations, fmt="", cmap="RdBu", ax=ax,
                     norm=TwoSlopeNorm(vmin=-limit, vcenter=0.0, vmax=limit), linewidths=0.5, linecolor="white",
-                    xticklabels=[f"{d:.0%}" for d in grid.columns], yticklabels=[_times(m) for m in grid.index],
+                    xticklabels=[f"{d:.0%}" for d in grid.columns], yticklabels=ladder_labels(result),
                     annot_kws={"fontsize": 9}, cbar_kws={"label": "break-even price per share (USD)"})
         bar = ax.collections[0].colorbar
         ticks = np.linspace(-limit, limit, 5)
@@ -310,9 +341,23 @@ def sensitivity_heatmap(result: BuildResult) -> Figure:
         ax.set_xlabel("concentration discount")
         ax.set_ylabel(f"{spec.y_label} applied")
         ax.set_title(f"The price each {spec.y_label} justifies, by discount;\ncolour centred on the ${price:,.0f} price")
-        _footnote(fig, result, "Rows: the peers' quartiles and maximum, the headline method's fair multiple, and the "
-                               "multiple each IPO price implies.")
+        _footnote(fig, result, "Rows: the peers' quartiles and maximum, the headline method's fair multiple before "
+                               "the discount, and the multiple each IPO price implies.")
     return fig
+
+
+def ladder_labels(result: BuildResult) -> list[str]:
+    """The sensitivity's rows named for what each multiple is: '26× peer median', '170× priced'."""
+    sv = result.specs[result.chosen]
+    peer = result.peers.loc[list(sv.fit.tickers), sv.fit.spec.y].dropna()
+    named = [("peer Q1", peer.quantile(0.25)), ("peer median", peer.median()), ("peer Q3", peer.quantile(0.75)),
+             ("peer high", peer.max()), ("fair", sv.prediction.multiple),
+             *zip(result.headline["price_point"], result.headline["implied_multiple"], strict=True)]
+    out = []
+    for m in result.sensitivity.index:
+        what = [name for name, v in named if round(float(v), 1) == m]
+        out.append(f"{_times(m)} {', '.join(dict.fromkeys(what))}".strip())
+    return out
 
 
 def influence_chart(result: BuildResult) -> Figure:
@@ -363,7 +408,7 @@ def backtest_chart(rows) -> Figure:
         ax.invert_yaxis()
         ax.set_xlabel("price or value per share ÷ offer price (log scale)")
         ax.set_title("Past IPOs: the band the engine gave at the offer, and where the price went")
-        legend = ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, frameon=False)
+        legend = legend_below(ax, ncol=4)
         ax.annotate(textwrap.fill(f"n = {len(head)} IPOs: descriptive, not a test. Each valued at its pricing date "
                                   "against its own point-in-time peers; bands after the concentration discount.", 110),
                     xy=(0, 0), xycoords=(fig.transFigure, legend), xytext=(4, -6), textcoords="offset points",

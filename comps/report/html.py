@@ -59,7 +59,7 @@ h2{font-size:1.15rem;border-bottom:2px solid #e5e7eb;padding-bottom:.2rem;margin
 .figure{border:1px solid #e5e7eb;border-radius:6px;padding:.45rem .6rem}
 .figure .k{font-size:.72rem;color:#57606a}.figure .v{font-size:1.05rem;font-weight:600}
 .brief-bottom{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:1rem;align-items:start}
-@media (max-width:800px){.brief-bottom{grid-template-columns:1fr}}
+@media (max-width:800px){.brief-bottom{grid-template-columns:minmax(0,1fr)}}
 ul.risks{margin:.3rem 0;padding-left:1.2rem;font-size:.9rem}ul.risks li{margin:.25rem 0}
 .scroll{overflow-x:auto;max-width:100%}
 table.t{border-collapse:collapse;font-size:.8rem;margin:.4rem 0}
