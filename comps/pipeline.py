@@ -230,16 +230,21 @@ def compute(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     rolled_fit, without_flagged = robustness.make_variant_fits(table, sv, rolls, flagged, config.min_peers)
     lag, factor = robustness.calendarization(target.revenue_usd.date, table.loc[list(sv.fit.tickers), "ltm_end_date"],
                                              target.revenue_growth)
-    other = None
+    others = []
     if sv.fit.spec.y != "ev_to_revenue_ltm" and "median_ev_revenue" in specs:
         alt = specs["median_ev_revenue"]
-        other = ("the peers' EV/Revenue interquartile range instead", headline["ev_to_revenue_ltm"].to_numpy(),
-                 val.apply_discount(alt.prediction.interval(0.5).pi_high, alt.discount.discount))
+        others.append(("the peers' EV/Revenue interquartile range instead", headline["ev_to_revenue_ltm"].to_numpy(),
+                       val.apply_discount(alt.prediction.interval(0.5).pi_high, alt.discount.discount)))
+    core = table.loc[table["include"] & (table["tier"] == "core"), sv.fit.spec.y].dropna()
+    if config.min_peers <= len(core) < len(every := table.loc[table["include"], sv.fit.spec.y].dropna()):
+        others.append((f"core peers only ({len(core)} of {len(every)}): their upper quartile",
+                       headline["implied_multiple"].to_numpy(),
+                       val.apply_discount(float(core.quantile(0.75)), sv.discount.discount)))
     verdicts, verdict_note = robustness.verdict_robustness(
         sv, headline, x, headline=config.headline_level, rolled_fit=rolled_fit if len(rolls) else None,
         without_flagged=without_flagged, calendar_factor=factor if lag > config.calendar_lag_days else 1.0,
         band_ci_high=robustness.band_ci(sv, config.headline_level, config.bootstrap_resamples, config.seed),
-        other=other)
+        others=others)
     peer_m = table.loc[list(sv.fit.tickers), sv.fit.spec.y].dropna()
     ladder = sorted({round(float(v), 1) for v in (*peer_m.quantile([0.25, 0.5, 0.75, 1.0]), sv.prediction.multiple,
                                                   *headline["implied_multiple"])})

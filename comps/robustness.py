@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -165,10 +165,10 @@ def calendarization(target_end: dt.date, peer_ends: pd.Series, growth: float) ->
 
 def verdict_robustness(sv: SpecValuation, rows: pd.DataFrame, x: dict, *, headline: float, rolled_fit: Method | None,
                        without_flagged: Method | None, calendar_factor: float, band_ci_high: float,
-                       other: tuple[str, np.ndarray, float] | None = None) -> tuple[pd.DataFrame, str]:
+                       others: Sequence[tuple[str, np.ndarray, float]] = ()) -> tuple[pd.DataFrame, str]:
     """The "wait" test at each price point under each variant, and a sentence saying at which
-    prices it survives every one. ``other``: (name, implied multiples, discounted band top) of
-    another method's multiple, a variant of its own (not combined with the others)."""
+    prices it survives every one. ``others``: (name, implied multiples, discounted wait line) of
+    other multiples or peer sets, each a variant of its own (not combined with the rest)."""
     level = band_level(sv.fit, headline)
     d_point, d_low = sv.discount.discount, sv.discount.range[0]
     high = _band_high(sv.fit, x, level)
@@ -187,8 +187,8 @@ def verdict_robustness(sv: SpecValuation, rows: pd.DataFrame, x: dict, *, headli
         variants["band top at its bootstrap 90 % upper bound"] = (implied, apply_discount(band_ci_high, d_point))
     worst_high = max(v[1] for v in variants.values())
     variants["all of the above at once"] = (implied / max(calendar_factor, 1.0), worst_high)
-    if other is not None:
-        variants[other[0]] = (np.asarray(other[1], dtype=float), other[2])
+    for name, multiples, line in others:
+        variants[name] = (np.asarray(multiples, dtype=float), line)
     frame = pd.DataFrame({"price_point": rows["price_point"], "price_usd": rows["price_usd"]})
     for name, (m, h) in variants.items():
         frame[name] = m > h

@@ -298,3 +298,14 @@ def test_when_the_baseline_wins_no_fair_price_leads(offline_result):
     assert method_support(offline_result).startswith(("no regression beats", "one regression beats", "2 regressions beat",
                                                           "3 regressions beat", "4 regressions beat"))
     assert "not a regression's fair value" in method_support(offline_result)
+
+
+def test_the_verdict_is_tested_on_the_core_peers_alone(offline_result):
+    peers = offline_result.peers
+    sv = offline_result.specs[offline_result.chosen]
+    core = peers.loc[peers["include"] & (peers["tier"] == "core"), sv.fit.spec.y].dropna()
+    name = next(c for c in offline_result.verdicts.columns if c.startswith("core peers only"))
+    assert name.startswith(f"core peers only ({len(core)} of ")
+    line = np.quantile(core, 0.75) * (1 - sv.discount.discount)  # their upper quartile, after the discount
+    implied = offline_result.headline["implied_multiple"].to_numpy()
+    assert list(offline_result.verdicts[name]) == list(implied > line)
