@@ -28,7 +28,7 @@ import pandas as pd
 from comps.universe import Peer
 
 PEER_COLUMNS = [
-    "ticker", "name", "segment", "tier", "include", "notes", "share_price_usd",
+    "ticker", "name", "segment", "tier", "include", "notes", "share_price_usd", "share_of_52w_high",
     "market_cap_usd", "market_cap_date", "market_cap_basis", "market_data_age_days", "stale",
     "net_debt_usd", "enterprise_value_usd", "ev_basis",
     "revenue_ltm_usd", "revenue_ltm_prior_usd", "ltm_end_date", "revenue_basis",
@@ -219,7 +219,9 @@ def peer_row(peer: Peer, figures: Mapping[str, object], as_of: dt.date, stale_da
     return {
         "ticker": peer.ticker, "name": peer.name, "segment": peer.segment, "tier": peer.tier,
         "include": peer.include, "notes": peer.notes,
-        "share_price_usd": val("share_price_close") if date("share_price_close") == mcap_date else math.nan,
+        "share_price_usd": (price := val("share_price_close") if date("share_price_close") == mcap_date else math.nan),
+        "share_of_52w_high": price / val("price_52w_high") if date("price_52w_high") == date("share_price_close")
+        else math.nan,
         "market_cap_usd": mcap, "market_cap_date": mcap_date, "market_cap_basis": mcap_basis,
         "market_data_age_days": age if age is not None else math.nan,
         "stale": bool(age is not None and abs(age) > stale_days),

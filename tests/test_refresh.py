@@ -19,6 +19,7 @@ from comps.cli import main
 from comps.config import load_config
 from comps.errors import SourceError
 from comps.pipeline import build
+from comps.report.tables import comps_table
 from comps.sources import refresh, yahoo
 from comps.sources.snapshot import load_snapshots, list_snapshots, read_snapshot
 from comps.target import load_target
@@ -77,8 +78,11 @@ def expected(symbol: str, fx: dict[str, float]) -> dict[str, float]:
     cur = {"GBp": "GBP"}.get(merged["currency"], merged["currency"])
     fin = merged["financialCurrency"]
     usd = lambda c: 1.0 if c == "USD" else fx[c]
+    pence = 100 if merged["currency"] == "GBp" else 1
     out = {"market_cap": merged["marketCap"] * usd(cur), "cash": merged["totalCash"] * usd(fin),
-           "total_debt": merged["totalDebt"] * usd(fin)}
+           "total_debt": merged["totalDebt"] * usd(fin),
+           "share_price_close": merged["regularMarketPrice"] / pence * usd(cur),
+           "price_52w_high": merged["fiftyTwoWeekHigh"] / pence * usd(cur)}
     trailing = json.loads((d / "ts_trailing.json").read_text())
     ttm, gp = _series(trailing, "trailingTotalRevenue"), _series(trailing, "trailingGrossProfit")
     if ttm:
@@ -162,6 +166,12 @@ def test_a_london_listing_in_pence_at_an_as_of_close(project, monkeypatch):
     shares = v7["marketCap"] / (v7["regularMarketPrice"] / 100)
     assert rows["market_cap"]["date"] == day
     assert rows["market_cap"]["value"] == pytest.approx(closes[day] / 100 * shares * gbp["regularMarketPrice"], rel=1e-9)
+    assert rows["share_price_close"]["value"] == pytest.approx(closes[day] / 100 * gbp["regularMarketPrice"], rel=1e-9)
+    year = [c for d, c in closes.items() if (day - d).days <= 364 and d <= day]
+    if min(closes) <= day - dt.timedelta(days=360):  # the 52-week closing high, where the history spans a year
+        assert rows["price_52w_high"]["value"] == pytest.approx(max(year) / 100 * gbp["regularMarketPrice"], rel=1e-9)
+    else:
+        assert "price_52w_high" not in rows
 
 
 # --- synthetic responses: our own numbers in Yahoo's shapes, run everywhere --------------------
@@ -202,6 +212,23 @@ def test_ntm_estimates_that_differ_are_fitted_and_never_crash_the_valuation(proj
     # NTM growth compares NTM with the latest TTM, both in USD
     p = result.peers.loc["P2"]
     assert p["revenue_growth_ntm"] == pytest.approx(p["revenue_ntm_usd"] / p["revenue_ltm_usd"] - 1)
+
+
+def test_an_as_of_refresh_takes_the_close_and_the_52_week_closing_high_from_a_year_of_history(project, monkeypatch):
+    day = dt.date(2025, 2, 20)
+    closes = {day - dt.timedelta(days=k): 100.0 for k in range(0, 420)}
+    closes |= {dt.date(2024, 1, 15): 180.0,  # 402 days before: outside the 52 weeks
+               dt.date(2024, 6, 3): 150.0,  # inside: the 52-week high
+               day: 120.0, day + dt.timedelta(days=1): 400.0}  # the as-of close; a later one is never used
+    Yahoo(universe(6, P0={"closes": closes})).install(monkeypatch)
+    peers = _peers(project, [f"P{i}" for i in range(6)])
+    result = build(load_config(peers_path=peers, charts=False, today=TODAY, as_of=day.isoformat()), write=False)
+    p0 = result.peers.loc["P0"]
+    assert p0["share_price_usd"] == 120.0 and p0["market_cap_date"] == day
+    assert p0["share_of_52w_high"] == pytest.approx(120 / 150)
+    assert math.isnan(result.peers.loc["P1", "share_of_52w_high"])  # a week of history: no 52-week high
+    comps = comps_table(result)
+    assert comps.loc[comps["ticker"] == "P0", "share_of_52w_high"].iloc[0] == pytest.approx(0.8)
 
 
 def test_growth_is_ttm_over_ttm_when_eight_quarters_allow_else_the_fiscal_year(project, monkeypatch):

@@ -112,21 +112,33 @@ def derive(raw: yahoo.RawPeer, fx: Fx, as_of: dt.date | None, today: dt.date) ->
     r_fin, r_cur = usd(fin), usd(cur)
     price = info.get("regularMarketPrice") or info.get("currentPrice")
     mcap = info.get("marketCap")
+    units = major(cur)[1]
     if mcap and r_cur:
         if as_of is not None and raw.close and price:
             day = max((d for d in raw.close if d <= as_of.isoformat()), default=None)
             if day is None:
                 problems.append(f"no close on or before {as_of}")
             else:
-                units = major(cur)[1]
                 shares = mcap / (price / units)  # price-consistent shares (ADR basis), major units
                 d = dt.date.fromisoformat(day)
                 add("market_cap", raw.close[day] / units * shares * r_cur, d, d,
                     "history.Close × (info.marketCap / info.regularMarketPrice)", "history/",
                     f"; {shares / 1e6:,.1f}M price-consistent shares" + conv_note(cur, r_cur))
+                add("share_price_close", raw.close[day] / units * r_cur, d, d, "history.Close", "history/",
+                    conv_note(cur, r_cur))
+                year = [v for k, v in raw.close.items() if (d - dt.date.fromisoformat(k)).days <= 364 and k <= day]
+                if min(raw.close) <= (d - dt.timedelta(days=360)).isoformat():  # the history spans the year
+                    add("price_52w_high", max(year) / units * r_cur, d, d, "history.Close, highest of the 52 weeks",
+                        "history/", conv_note(cur, r_cur))
         else:
             d = _date(info.get("regularMarketTime")) or today
             add("market_cap", float(mcap) * r_cur, d, d, "info.marketCap", "key-statistics/", conv_note(cur, r_cur))
+            if price:
+                add("share_price_close", float(price) / units * r_cur, d, d, "info.regularMarketPrice", "key-statistics/",
+                    conv_note(cur, r_cur))
+            if high := info.get("fiftyTwoWeekHigh"):
+                add("price_52w_high", float(high) / units * r_cur, d, d, "info.fiftyTwoWeekHigh", "key-statistics/",
+                    conv_note(cur, r_cur))
     bs_date = _date(info.get("mostRecentQuarter"))
     if r_fin and bs_date:
         for key, fld in (("totalCash", "cash"), ("totalDebt", "total_debt")):

@@ -40,6 +40,7 @@ USD_M = "USD millions"
 FIELDS = {
     "market_cap": USD_M,
     "share_price_close": "USD per share",
+    "price_52w_high": "USD per share",  # the highest close (or trade) of the 52 weeks to its date
     "shares_outstanding": "million shares",
     "enterprise_value": USD_M,
     "net_debt": USD_M,
@@ -57,9 +58,9 @@ TEXT_FIELDS = frozenset(f for f, u in FIELDS.items() if u == "text")
 #: one figure per period: every period is kept, keyed by its end date
 SERIES_FIELDS = frozenset({"revenue_q", "revenue_fy", "revenue_ltm"})
 #: market data: a figure dated after the as-of date may stand in, with a warning
-MARKET_FIELDS = frozenset({"market_cap", "share_price_close", "enterprise_value"})
-POSITIVE_FIELDS = frozenset({"market_cap", "share_price_close", "shares_outstanding", "revenue_q", "revenue_fy",
-                             "revenue_ltm", "revenue_ntm"})
+MARKET_FIELDS = frozenset({"market_cap", "share_price_close", "price_52w_high", "enterprise_value"})
+POSITIVE_FIELDS = frozenset({"market_cap", "share_price_close", "price_52w_high", "shares_outstanding", "revenue_q",
+                             "revenue_fy", "revenue_ltm", "revenue_ntm"})
 #: plausible magnitudes (low, high) of each number field, in the file's unit, on its absolute
 #: value: outside them a figure is a unit slip (dollars typed where USD millions are expected)
 #: unless its note begins with CONFIRMED
@@ -67,7 +68,7 @@ PLAUSIBLE = {
     "market_cap": (1.0, 5e7), "enterprise_value": (1.0, 5e7),  # $1M to $50T
     "revenue_q": (1e-3, 2e6), "revenue_fy": (1e-3, 5e6), "revenue_ltm": (1e-3, 5e6), "revenue_ntm": (1e-3, 5e6),
     "cash": (0.0, 5e6), "total_debt": (0.0, 5e6), "net_debt": (0.0, 5e6),
-    "shares_outstanding": (1e-3, 1e5), "share_price_close": (1e-4, 1e6),
+    "shares_outstanding": (1e-3, 1e5), "share_price_close": (1e-4, 1e6), "price_52w_high": (1e-4, 1e6),
 }
 CONFIRMED = "CONFIRMED"
 #: YYYY-MM-DD.csv, or YYYY-MM-DD.N.csv for a further snapshot written on the same day
@@ -260,7 +261,7 @@ def load_snapshots(directory: Path, as_of: dt.date | None = None, lookahead_days
             problems += exc.problems
     problems += [Problem(str(r["file"]), f"{which} {r[which]} is after today ({today})", r["line"], which)
                  for r in rows for which in ("date", "published") if r[which] and r[which] > today]
-    if as_of is not None and min(snapshot_date(p) for p in paths) > as_of:
+    if required and as_of is not None and min(snapshot_date(p) for p in paths) > as_of:  # a live build writes one
         problems.append(Problem(str(directory), (
             f"no snapshot layer on or before the as-of date {as_of} (the oldest is {paths[0].name}); create one "
             f"with figures public by then, e.g. comps figures add TICKER market_cap VALUE --date {as_of} "

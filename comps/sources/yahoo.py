@@ -28,7 +28,7 @@ INFO_KEYS = (
     "quoteType", "symbol", "shortName", "currency", "financialCurrency", "marketCap", "regularMarketPrice",
     "currentPrice", "regularMarketTime", "sharesOutstanding", "impliedSharesOutstanding", "enterpriseValue",
     "totalRevenue", "grossMargins", "totalCash", "totalDebt", "lastFiscalYearEnd", "nextFiscalYearEnd",
-    "mostRecentQuarter",
+    "mostRecentQuarter", "fiftyTwoWeekHigh",
 )
 STATEMENT_ROWS = ("Total Revenue", "Gross Profit")
 ESTIMATE_COLUMNS = ("avg", "low", "high", "numberOfAnalysts", "yearAgoRevenue", "growth", "currency")
@@ -241,8 +241,8 @@ def fetch(symbol: str, *, ticker_factory: Callable[[str], Any], as_of: dt.date |
                 raw.revenue_estimate[period] = {c: (row[c] if c == "currency" else float(row[c]))
                                                 for c in ESTIMATE_COLUMNS if c in row.index and row[c] == row[c]}
     if as_of is not None:
-        hist = call("history", lambda: tk.history(start=as_of - dt.timedelta(days=7), end=as_of + dt.timedelta(days=1),
-                                                  auto_adjust=False))
+        hist = call("history", lambda: tk.history(start=as_of - dt.timedelta(days=372), end=as_of + dt.timedelta(days=1),
+                                                  auto_adjust=False))  # a year: the 52-week closing high too
         if hist is not None and not getattr(hist, "empty", True):
             raw.close = {ts.date().isoformat(): float(v) for ts, v in hist["Close"].dropna().items()}
         elif hist is not None:
