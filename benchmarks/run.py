@@ -324,8 +324,8 @@ elif mode == "executor":
     pool.submit(int).result  # starts the workers now, so their imports overlap the fits
 from comps.config import BuildConfig
 from comps.pipeline import compute, load_inputs
-cfg = BuildConfig(offline=True)
-result = compute(cfg, *load_inputs(cfg), lambda m: None)
+cfg, *inputs = load_inputs(BuildConfig(offline=True))  # the config comes back resolved
+result = compute(cfg, *inputs, lambda m: None)
 if mode == "chart-process":
     proc.submit(result); charts = proc.collect(); proc.close()
 elif mode == "executor":

@@ -153,7 +153,7 @@ def spearman_with_interval(x: Iterable[float], y: Iterable[float], *, resamples:
 def summarize(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per method (and 'headline': whichever method each build chose): n IPOs, the
     median |ln(V/P)| and the share within ±15 % at the offer and against the first-day close,
-    and the 80 % and 90 % band coverage of the first-day and +6-month prices."""
+    and the 80% and 90% band coverage of the first-day and +6-month prices."""
     groups = [("headline (the engine's call)", rows[rows["headline"]])]
     groups += [(m, g) for m, g in rows.groupby("method", sort=False)]
     out = []
@@ -193,7 +193,7 @@ def signals(rows: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
 
 def validated(summary: pd.DataFrame) -> tuple[bool, str]:
     """Whether the backtest supports the headline probability: at least MIN_FOR_INFERENCE IPOs,
-    with the headline's 90 % band covering 80 % to 97 % of first-day prices; and why not."""
+    with the headline's 90% band covering 80% to 97% of first-day prices; and why not."""
     head = summary[summary["method"].str.startswith("headline")]
     if head.empty or head["n_ipos"].iloc[0] == 0:
         return False, "no past IPO was scored"
@@ -201,8 +201,8 @@ def validated(summary: pd.DataFrame) -> tuple[bool, str]:
     if n < MIN_FOR_INFERENCE:
         return False, f"only {n} past IPO{'s' if n != 1 else ''} scored, too few to calibrate a probability"
     if not 0.80 <= cov <= 0.97:
-        return False, f"the 90 % band covered {cov:.0%} of first-day prices, outside 80 % to 97 %"
-    return True, f"{n} past IPOs; the 90 % band covered {cov:.0%} of first-day prices"
+        return False, f"the 90% band covered {cov:.0%} of first-day prices, outside 80% to 97%"
+    return True, f"{n} past IPOs; the 90% band covered {cov:.0%} of first-day prices"
 
 
 @dataclass(frozen=True)

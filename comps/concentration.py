@@ -66,12 +66,12 @@ class ConcentrationConfig:
                                "100/200/300 bp grid. Direction from Dhaliwal, Judd, Serfling & Shaikh (2016), "
                                "J. Accounting & Economics 61(1):23-48, doi:10.1016/j.jacceco.2015.03.005; "
                                "their coefficient was not retrievable, so this is not a cited estimate",
-        "r_minus_g": "ASSUMPTION: r - g = 6 % (equity duration ~16.7 years) for long-duration AI growth equity",
-        "undisclosed_cc": "A peer with no 10 %+ customer found has CC below 0.10 if it truly has none (each customer "
-                          "< 10 %): bounded in [0, 0.10], counted at the midpoint",
-        "tiers": "Thresholds: ASC 280 10 % disclosure rule; 15-20 % and 30-40 % single-customer "
+        "r_minus_g": "ASSUMPTION: r - g = 6% (equity duration ~16.7 years) for long-duration AI growth equity",
+        "undisclosed_cc": "A peer with no 10%+ customer found has CC below 0.10 if it truly has none (each customer "
+                          "< 10%): bounded in [0, 0.10], counted at the midpoint",
+        "tiers": "Thresholds: ASC 280 10% disclosure rule; 15-20% and 30-40% single-customer "
                  "diligence thresholds (practitioner sources). Discount values are policy assumptions",
-        "cap": "ASSUMPTION: discount capped at 35 %, below private-market 20-35 % haircuts quoted "
+        "cap": "ASSUMPTION: discount capped at 35%, below private-market 20-35% haircuts quoted "
                "for SMEs, since public holders diversify idiosyncratic customer risk (Han 2017)",
     })
 
@@ -139,7 +139,7 @@ class Discount:
             ("Related customers merged", self.aggregate_related, "yes/no", "ASC 280-10-50-42: common control is one customer"),
             ("Target CC", self.cc_target, "HHI, 0-1", "Σ s² of disclosed customers"),
             ("Target CC, related customers separate", self.cc_target_separate, "HHI, 0-1", ""),
-            ("Target CC upper bound", self.cc_target_upper, "HHI, 0-1", "with undisclosed customers each < 10 %"),
+            ("Target CC upper bound", self.cc_target_upper, "HHI, 0-1", "with undisclosed customers each < 10%"),
             ("Top customer's share", self.top_share, "percent", "of revenue"),
             ("Peer CC reference", self.cc_ref, "HHI, 0-1",
              f"mean over {self.n_reference} fitted peers; disclosing: {', '.join(self.ref_tickers) or 'none'}"),

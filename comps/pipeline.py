@@ -4,8 +4,10 @@ that the CLI, the notebook and the tests all use."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import pickle
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,6 +16,7 @@ import pandas as pd
 
 from comps import bridge, diagnostics, robustness
 from comps._entry import checkpoint
+from comps._io import write_bytes_atomic
 from comps import concentration as cc
 from comps import regression as rg
 from comps import valuation as val
@@ -85,7 +88,7 @@ def collect(config: BuildConfig, peers: list[Peer], target: Target, snaps: Snaps
     outcome = refresh.refresh(config, peers, target, today=config.today, say=say)
     if outcome.path is not None:
         snaps = load_snapshots(config.snapshot_dir, config.as_of or snapshot_date(outcome.path),
-                               lookahead_days=config.lookahead)
+                               lookahead_days=config.lookahead, required=False)  # the refresh wrote its layer
     notice = outcome.notice if outcome.path is not None else f"{outcome.notice}; data from {describe(snaps)}"
     if outcome.target_quote:
         q = outcome.target_quote
@@ -305,7 +308,12 @@ def value_ipo(config: BuildConfig, target: Target) -> BuildResult:
 def track_record(config: BuildConfig, target: Target, as_of: dt.date,
                  results: dict[str, BuildResult] | None = None) -> TrackRecord | None:
     """How the method did on the IPOs priced before ``as_of`` whose outcomes were known by then
-    (``results``: builds already made, by ticker). None when there is no outcomes file."""
+    (``results``: builds already made, by ticker). None when there is no outcomes file.
+
+    Without ``results`` the past IPOs are valued here, once: the record is cached under
+    ``config.cache_dir`` keyed by every input it depends on (the engine's source, the settings,
+    the outcomes, and each past IPO's target file, peers and snapshots), so a later build with
+    the same inputs reads it back and any change to one of them values the IPOs again."""
     from comps.backtest import TrackRecord, ipo_rows
     from comps.sources.outcomes import load_outcomes
 
@@ -313,17 +321,50 @@ def track_record(config: BuildConfig, target: Target, as_of: dt.date,
         return None
     outcomes = load_outcomes(config.outcomes_path)
     known = outcomes[outcomes["date"] <= as_of]
-    rows, notes = [], []
-    for t in backtest_targets(config, known):
-        if t.ticker == target.ticker or not (t.analysis.as_of and t.analysis.as_of < as_of):
-            continue
+    past = [t for t in backtest_targets(config, known)
+            if t.ticker != target.ticker and t.analysis.as_of and t.analysis.as_of < as_of]
+    cache = None if results is not None else _record_cache(config, target, as_of, past)
+    if cache is not None and cache.exists():
         try:
-            past = (results or {}).get(t.ticker) or value_ipo(config, t)
+            return pickle.loads(cache.read_bytes())
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+            pass  # unreadable: value the IPOs again
+    rows, notes = [], []
+    for t in past:
+        try:
+            built = (results or {}).get(t.ticker) or value_ipo(config, t)
         except CompsError as exc:
             notes.append(f"{t.ticker}: not valued ({str(exc).splitlines()[0]})")
             continue
-        rows += ipo_rows(past, known, known_by=as_of)
-    return TrackRecord.from_rows(pd.DataFrame(rows), tuple(notes), config.seed)
+        rows += ipo_rows(built, known, known_by=as_of)
+    record = TrackRecord.from_rows(pd.DataFrame(rows), tuple(notes), config.seed)
+    if cache is not None:
+        with contextlib.suppress(OSError):  # a cache that cannot be written is no cache, not an error
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(cache, pickle.dumps(record))
+    return record
+
+
+def _record_cache(config: BuildConfig, target: Target, as_of: dt.date, past: list[Target]) -> Path:
+    """Where the track record for these inputs is cached: a hash of the engine's source files,
+    the settings, the outcomes and every file each past IPO is valued from."""
+    import hashlib
+
+    import comps
+
+    settings = {k: v for k, v in config.settings().items() if k not in ("out_dir", "charts", "today")}
+    digest = hashlib.sha256(f"{target.ticker}|{as_of}|{sorted(settings.items())}".encode())
+    files = sorted(Path(comps.__file__).parent.rglob("*.py"))
+    files += [Path(config.outcomes_path), Path(config.concentration_path)]
+    for t in past:
+        files.append(Path(t.path))
+        for folder in (t.analysis.peers, t.analysis.snapshots):
+            if folder is not None:
+                files += sorted(Path(folder).rglob("*")) if Path(folder).is_dir() else [Path(folder)]
+    for f in files:
+        if f.is_file():
+            digest.update(str(f).encode() + f.read_bytes())
+    return Path(config.cache_dir) / "track_record" / f"{digest.hexdigest()[:32]}.pickle"
 
 
 def run_backtest(config: BuildConfig, out_dir: Path | None = None, *, renderer: ChartProcess | None = None,

@@ -184,7 +184,7 @@ def verdict_robustness(sv: SpecValuation, rows: pd.DataFrame, x: dict, *, headli
         variants["peers flagged for leverage left out"] = (implied, apply_discount(_band_high(without_flagged, x, level),
                                                                                   d_point))
     if math.isfinite(band_ci_high):
-        variants["band top at its bootstrap 90 % upper bound"] = (implied, apply_discount(band_ci_high, d_point))
+        variants["band top at its bootstrap 90% upper bound"] = (implied, apply_discount(band_ci_high, d_point))
     worst_high = max(v[1] for v in variants.values())
     variants["all of the above at once"] = (implied / max(calendar_factor, 1.0), worst_high)
     for name, multiples, line in others:

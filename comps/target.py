@@ -211,7 +211,7 @@ class _Reader:
         if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
             hint = ""
             if kind is float and isinstance(value, str):
-                hint = " (write a bare number: 0.39 for 39 %, 185 for $185)"
+                hint = " (write a bare number: 0.39 for 39%, 185 for $185)"
             self.fail(fld, f"expected {getattr(kind, '__name__', kind)}, got {type(value).__name__} {value!r}{hint}")
             return None
         return value

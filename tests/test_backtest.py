@@ -58,7 +58,7 @@ def test_the_probability_is_validated_only_with_ten_ipos_and_calibrated_bands():
         return pd.DataFrame([{"method": "headline (the engine's call)", "n_ipos": n, "coverage_90_first_day": coverage}])
 
     assert validated(summary(MIN_FOR_INFERENCE - 1, 0.9))[0] is False
-    assert validated(summary(12, 0.90)) == (True, "12 past IPOs; the 90 % band covered 90% of first-day prices")
+    assert validated(summary(12, 0.90)) == (True, "12 past IPOs; the 90% band covered 90% of first-day prices")
     assert validated(summary(12, 0.50))[0] is False  # a band that misses half the time is not calibrated
 
 

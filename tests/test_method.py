@@ -279,7 +279,7 @@ def test_the_verdict_states_where_wait_survives_every_variant(offline_result):
     v = offline_result.verdicts
     variants = [c for c in v.columns if c not in ("price_point", "price_usd", "wait_survives_all", "wait_as_built")]
     assert {"as built", "discount at the low end of its range", "stale peers rolled to the as-of date",
-            "target revenue calendarized to the peers' LTM end", "band top at its bootstrap 90 % upper bound",
+            "target revenue calendarized to the peers' LTM end", "band top at its bootstrap 90% upper bound",
             "all of the above at once"} <= set(variants)
     assert (v["wait_survives_all"] == v[variants].all(axis=1)).all()
     sv = offline_result.specs[offline_result.chosen]

@@ -183,3 +183,12 @@ def test_the_terminal_table_fits_its_width_with_no_cell_wrapped(project, capsys,
         assert line.startswith(f"│ {label} ") and "$" in line and "×" in line
     header = next(i for i, line in enumerate(out) if line.startswith("┏"))
     assert ("Market" in " ".join(out[header:header + 5])) == (width >= 120)
+
+
+def test_long_tables_write_the_same_numbers_as_short_ones():
+    values = [1.0, -3.82, -1e12, 1e-5, 1.5e16, np.nan, 0.1 + 0.2, -0.0, 12345.678]
+    frame = pd.DataFrame({"x_usd": values * 200, "name": ["=x", "y", "z"] * 600})
+    long_rows = to_csv(frame).splitlines()[1:]  # the vectorized path (over 1,000 rows)
+    expected = ["" if np.isnan(v) else np.format_float_positional(v, trim="-") for v in values * 200]
+    assert [r.split(",")[0] for r in long_rows] == expected
+    assert to_csv(frame.iloc[:9]).splitlines()[1:] == long_rows[:9]  # and the short path agrees

@@ -78,7 +78,8 @@ PHASES = ("entry", "imported", "config", "computed", "rendered", "swapped", "sum
 def _whole_set(out: Path) -> dict[str, str]:
     """The folder's files by hash, after checking every one against its manifest."""
     manifest = json.loads((out / "manifest.json").read_text())
-    hashes = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in out.iterdir() if p.is_file()}
+    hashes = {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob("*")
+              if p.is_file()}
     assert set(hashes) == set(manifest["outputs"]) | {"manifest.json"}
     assert all(hashes[n] == h for n, h in manifest["outputs"].items())
     return hashes

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from comps._entry import STATE, checkpoint
 from comps._io import lock, remove_stale_temporaries, replace_dir, sha256_file
 from comps.errors import InputError, Problem
-from comps.report import tables as tb
 
 if TYPE_CHECKING:
     from comps.report.workers import ChartProcess
@@ -29,6 +28,7 @@ PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "s
 def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> dict[str, bytes]:
     """File name → bytes for every output except the manifest. Charts render on ``renderer``
     (while the tables are formatted here) if given, else in-process."""
+    from comps.report import tables as tb  # here, not at the top: the chart process forks before pandas loads
     from comps.report.excel import workbook
     from comps.report.html import embed_charts, html_report
     from comps.report.summary import summary_markdown
@@ -39,7 +39,8 @@ def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> d
     frames = tb.tables(result)
     for stem, frame in frames.items():
         files[f"{TABLES}/{stem}.csv"] = tb.to_csv(frame).encode()
-        files[f"{TABLES}/{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
+        if len(frame) <= tb.MARKDOWN_ROWS:
+            files[f"{TABLES}/{stem}.md"] = tb.markdown_for(stem, frame, result).encode()
     files["comps.xlsx"] = workbook(result, frames)
     files["summary.md"] = summary_markdown(result, frames).encode()
     page = html_report(result, frames)
@@ -165,7 +166,8 @@ Written by `comps build`. Start with `report.html`.
 - `summary.md`: the report in Markdown.
 - `manifest.json`: each file's hash, with the inputs, settings and package versions that
   produced it.
-- `tables/`: every table as CSV (raw numbers, machine column names) and Markdown.
+- `tables/`: every table as CSV (raw numbers, machine column names) and, up to 1,000 rows,
+  Markdown.
 - `charts/`: every chart as PNG and SVG.
 - `backtest/`: written by `comps backtest`, kept by later builds.
 

@@ -62,12 +62,27 @@ def methods_display(record: TrackRecord) -> pd.DataFrame:
     })
 
 
+def coverage(result: BacktestResult) -> pd.DataFrame:
+    """Per IPO: the peers a banker would have used then, those valued (included, with an EV
+    and revenue at the pricing date), those left out or incomplete, and where the peer list
+    records what was looked for."""
+    rows = []
+    for ticker, build in result.builds.items():
+        peers = build.peers
+        valued = peers["include"] & peers["ev_to_revenue_ltm"].notna()
+        rows.append({"ipo": ticker, "pricing_date": build.as_of, "n_listed": len(peers), "n_valued": int(valued.sum()),
+                     "n_with_gross_margin": int((valued & peers["ev_to_gross_profit_ltm"].notna()).sum()),
+                     "not_valued": ", ".join(peers.index[~valued]), "peer_list": str(build.config.peers_path)})
+    return pd.DataFrame(rows)
+
+
 def backtest_frames(result: BacktestResult) -> dict[str, pd.DataFrame]:
     """The backtest's tables by file stem: every IPO × method, the engine's call per IPO, the
     summary per method and the signals."""
     record = result.record
     return {"backtest": record.rows, "backtest_ipos": record.to_frame()[IPO_COLUMNS],
-            "backtest_summary": record.summary, "backtest_signals": record.signals}
+            "backtest_summary": record.summary, "backtest_signals": record.signals,
+            "backtest_coverage": coverage(result)}
 
 
 def caveat(n: int) -> str:
@@ -115,6 +130,10 @@ def backtest_markdown(result: BacktestResult) -> str:
             f"{fmt.percent(head['coverage_90_6m'], 0)} (of {int(head['n_with_6m'])}). The headline probability is "
             f"{'supported' if record.validated else 'unvalidated'}: {record.reason}.\n")
     lines += ["## The engine's call on each IPO\n", to_markdown(calls_display(record), formatted=True),
+              "## The peers each IPO was valued against\n",
+              "A peer is valued when it is included and has an EV and revenue public by the pricing date; the peer "
+              "list's notes say, for each one left out, what was missing and where it was looked for.\n",
+              to_markdown(coverage(result)),
               "## Each method across the IPOs\n", to_markdown(methods_display(record), formatted=True),
               "## Did the call at the offer say anything about what followed?\n",
               f"Spearman ρ over the IPOs, with a bootstrap 5-95% interval; n = {n}, so descriptive only: no p-value "

@@ -33,7 +33,7 @@ from comps.bridge import terms as bridge_terms
 from comps.report import fmt
 from comps.report.story import verdict_sentence
 from comps.report.summary import key_figures
-from comps.report.tables import STAT_COLUMNS, sources_frame
+from comps.report.tables import LARGE_UNIVERSE, OPTIONAL_COLUMNS, STAT_COLUMNS
 
 if TYPE_CHECKING:
     from comps.result import BuildResult
@@ -145,7 +145,10 @@ def workbook(result: BuildResult, frames: dict[str, pd.DataFrame]) -> bytes:
     _sensitivity(book, result)
     ws = book.sheet("Sources")
     row = book.frame(ws, frames["sources_target"])
-    book.frame(ws, sources_frame(result), top=row)
+    if len(result.peers) <= LARGE_UNIVERSE:
+        book.frame(ws, frames["sources_peers"], top=row)
+    else:
+        ws.write_string(row, 0, f"{len(frames['sources_peers']):,} peer figures: see tables/sources_peers.csv.", book.note)
     ws.freeze_panes(1, 1)
     book.wb.close()
     return buf.getvalue()
@@ -200,11 +203,15 @@ class CompsLayout:
         return f"{sheet}${c}${self.first}:${c}${self.last}"
 
 
+#: above this many peers the Comps sheet writes each peer's EV and multiples as values, not formulas
+#: (xlsxwriter parses every formula; the statistics stay formulas of the values and the Include flags)
+FORMULA_PEERS = 1000
 #: the Comps sheet's columns: (field, header, kind, formula of the row's cells or None)
 COMPS_SHEET = (
     ("group", "Segment", "text", None), ("name", "Company", "text", None), ("ticker", "Ticker", "text", None),
     ("tier", "Tier", "text", None), ("include", "Include (1/0)", "count", None),
-    ("share_price_usd", "Share price", "price", None), ("market_cap_usd", "Market cap", "money", None),
+    ("share_price_usd", "Share price", "price", None), ("share_of_52w_high", "% of 52-week high", "percent", None),
+    ("market_cap_usd", "Market cap", "money", None),
     ("net_debt_usd", "Net debt", "money", None),
     ("enterprise_value_usd", "EV", "money", "=IF(AND(ISNUMBER({market_cap_usd}),ISNUMBER({net_debt_usd})),"
                                             "{market_cap_usd}+{net_debt_usd},\"\")"),
@@ -234,11 +241,13 @@ def _comps(book: _Book, frame: pd.DataFrame, result: BuildResult, val: Valuation
     """Peers with their figures and formulas, then each block's statistics as formulas over the
     included peers, then the target's rows linked to the Valuation sheet."""
     ws = book.sheet("Comps")
-    peers = result.peers.set_index("ticker", drop=False)
-    ntm = "ev_to_revenue_ntm" in frame.columns
-    spec = [c for c in COMPS_SHEET if ntm or "ntm" not in c[0]]
+    absent = {c for c in OPTIONAL_COLUMNS if c not in frame.columns}
+    if "ev_to_revenue_ntm" in absent:
+        absent.add("revenue_ntm_usd")
+    spec = [c for c in COMPS_SHEET if c[0] not in absent]
     letters = {f: _col(j) for j, (f, *_rest) in enumerate(spec)}
-    rows = frame[frame["row_type"] == "peer"]
+    rows = frame[frame["row_type"] == "peer"].join(
+        result.peers[["gross_profit_ltm_usd", "revenue_ntm_usd"]], on="ticker").reset_index(drop=True)
     first, last = 2, 1 + len(rows)
     for j, (_f, head, kind, _formula) in enumerate(spec):
         ws.write_string(0, j, head, book.head)
@@ -248,16 +257,19 @@ def _comps(book: _Book, frame: pd.DataFrame, result: BuildResult, val: Valuation
     def cells(n: int) -> dict[str, str]:
         return {f: f"{c}{n}" for f, c in letters.items()}
 
-    for i, (_, r) in enumerate(rows.iterrows()):
-        n, p = first + i, peers.loc[r["ticker"]]
+    columns = {f: rows[f].tolist() for f, *_rest in spec}  # one pass per column, not per cell
+    formulas = len(rows) <= FORMULA_PEERS
+    for i in range(len(rows)):
+        n = first + i
+        refs = cells(n)
         for j, (f, _head, kind, formula) in enumerate(spec):
+            v = columns[f][i]
             if f == "include":
-                ws.write_number(n - 1, j, 1 if r["include"] else 0, book.inputs["count"])
-            elif formula:
-                ws.write_formula(n - 1, j, formula.format(**cells(n)), book.formats[kind], _cached(r.get(f, p.get(f))))
+                ws.write_number(n - 1, j, 1 if v else 0, book.inputs["count"])
+            elif formula and formulas:
+                ws.write_formula(n - 1, j, formula.format(**refs), book.formats[kind], _cached(v))
             else:
-                v = fmt.text(f, r[f]) if f in ("group", "name", "ticker", "tier") else p[f] if f in p.index else r[f]
-                book.value(ws, n - 1, j, kind, v)
+                book.value(ws, n - 1, j, kind, fmt.text(f, v) if isinstance(v, str) else v)
     stat_rows: dict[tuple[str, str], int] = {}
     n = last + 2
     stats = frame[frame["row_type"] == "stat"]
@@ -296,7 +308,8 @@ def _comps(book: _Book, frame: pd.DataFrame, result: BuildResult, val: Valuation
             elif f not in ("tier", "include"):
                 book.value(ws, n - 1, j, kind, r.get(f), book.bold_formats)
         n += 1
-    ws.merge_range(n, 0, n, 8, "Include: set a peer's flag to 0 to drop it from every statistic above"
+    ws.merge_range(n, 0, n, 8, ("" if formulas else f"{len(rows):,} peers: their EV and multiples are values (formulas "
+                                f"up to {FORMULA_PEERS:,} peers). ") + "Include: set a peer's flag to 0 to drop it from every statistic above"
                     + (" and from the Valuation sheet's fair multiple and wait line" if
                        result.specs[result.chosen].fit.spec.kind == "baseline" else "")
                     + ". The target's rows follow the prices on the Valuation sheet. Money in USD, shown in $M.",

@@ -9,6 +9,7 @@ multiples end in ×, shares and growth in %, and probabilities never round to 0 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 
@@ -16,6 +17,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 LABELS = {
     "ticker": "Ticker", "name": "Company", "segment": "Segment", "include": "In fits", "notes": "Notes",
+    "share_price_usd": "Share price", "share_of_52w_high": "% of 52-week high",
     "market_cap_usd": "Market cap", "market_cap_date": "Market data", "market_cap_basis": "Market cap basis",
     "market_data_age_days": "Age (days)", "stale": "Stale", "net_debt_usd": "Net debt", "enterprise_value_usd": "EV",
     "ev_basis": "EV basis", "revenue_ltm_usd": "Revenue (LTM)", "revenue_ltm_prior_usd": "Revenue a year earlier",
@@ -45,7 +47,7 @@ LABELS = {
     "huber_slope_growth": "Huber growth slope", "huber_fair_multiple": "Huber fair multiple",
     "target_growth": "Target growth", "extrapolated": "Target outside peers' growth", "chosen": "Headline",
     "term": "Term", "estimate": "Coefficient", "std_error": "Std. error (HC3)", "p_value": "p (HC3)",
-    "ci95_low": "95 % CI low", "ci95_high": "95 % CI high", "coef_const": "Intercept", "se_const": "s.e. intercept",
+    "ci95_low": "95% CI low", "ci95_high": "95% CI high", "coef_const": "Intercept", "se_const": "s.e. intercept",
     "coef_growth": "Growth slope", "se_growth": "s.e. growth slope", "coef_gross_margin": "Margin slope",
     "se_gross_margin": "s.e. margin slope",
     "dropped": "Peer left out", "fair_price_change": "Change in fair price", "verdict_flips": "Verdicts that flip",
@@ -60,7 +62,9 @@ LABELS = {
     "failed": "What failed", "kept_from_snapshots": "Kept from snapshots",
     "field": "Field", "value": "Value", "unit": "Unit", "date": "Date", "published": "Published", "status": "Status",
     "file": "File", "source_url": "Source", "source": "Source", "note": "Note", "figure": "Figure", "item": "Item",
-    "revenue_growth_offset": "Target growth",
+    "revenue_growth_offset": "Target growth", "ipo": "IPO", "pricing_date": "Priced", "n_listed": "Peers listed",
+    "n_valued": "Peers valued", "n_with_gross_margin": "With gross margin", "not_valued": "Not valued",
+    "peer_list": "Peer list (its notes say where each was looked for)",
 }
 _PROBABILITY = re.compile(r"^(p_(?!value|over)|pit_)")
 _PERCENT_WORDS = ("growth", "margin", "discount", "premium", "percentile", "change", "share")
@@ -70,6 +74,7 @@ _DECIMALS = ("r_squared", "adj_r_squared", "growth_p_value", "p_value", "loo_rms
 _RETURNS = ("return", "revision")
 
 
+@functools.lru_cache(maxsize=1024)
 def label(column: str) -> str:
     """A column's human header: from LABELS, else 'Snake case' with units spelled out."""
     if column in LABELS:
@@ -81,6 +86,7 @@ def label(column: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+@functools.lru_cache(maxsize=1024)
 def kind(column: str) -> str:
     """money | price | multiple | percent | premium (signed %, returns too) | probability | decimal | ratio |
     coefficient | count | text."""
@@ -148,7 +154,7 @@ def probability(v: float) -> str:
 
 def probability_headline(p: float, low: float, high: float) -> str:
     """A headline probability at the precision it has: rounded to 5 points (never 0 or 100 %),
-    with its range across methods: '≈ 90 % (86 % to 99 %)'."""
+    with its range across methods: '≈ 90% (86% to 99%)'."""
     r = round(p * 20) / 20
     head = "> 95%" if r >= 1 else "< 5%" if r <= 0 else f"≈ {r:.0%}"
     return f"{head} ({probability(low)} to {probability(high)} across methods)"

@@ -153,7 +153,8 @@ def comps_gt(result: BuildResult, frame: pd.DataFrame) -> str:
                                f"method's multiple ({result.fits[result.chosen].spec.title}).")
           .cols_label(**labels)
           .cols_align("right", columns=[c for c in cols if c not in ("ltm_end_date", "market_cap_date")])
-          .tab_spanner("Value", ["share_price_usd", "market_cap_usd", "net_debt_usd", "enterprise_value_usd"])
+          .tab_spanner("Value", [c for c in ("share_price_usd", "share_of_52w_high", "market_cap_usd", "net_debt_usd",
+                                             "enterprise_value_usd") if c in cols])
           .tab_spanner("Multiples", multiples)
           .tab_spanner("Operating", ["revenue_ltm_usd", "ltm_end_date", "revenue_growth", "gross_margin"])
           .tab_options(table_font_size="13px", data_row_padding="3px", row_group_padding="4px")
@@ -179,6 +180,16 @@ def embed_charts(page: str, pngs: dict[str, bytes], folder: str = "charts") -> s
                 f'<img alt="{m[2]}" src="data:image/png;base64,{data}"></a>'
                 f'<figcaption>{m[2]} <a href="{folder}/{m[1]}.svg">Full size</a></figcaption></figure>')
     return _CHART.sub(fill, page)
+
+
+def largest(frame: pd.DataFrame, column: str, stem: str, n: int = 60) -> str:
+    """A table, or for a long one its ``n`` rows of largest |``column``| with a note that the
+    rest are in ``tables/<stem>.csv``."""
+    if len(frame) <= n:
+        return table(frame)
+    note = f'<p class="small">The {n} of {len(frame):,} rows with the largest {fmt.label(column).lower()}; every row is ' \
+           f"in {TABLES}/{stem}.csv.</p>"
+    return note + table(frame.loc[sorted(frame[column].abs().nlargest(n).index)])
 
 
 def brief(result: BuildResult) -> str:
@@ -253,14 +264,16 @@ def html_report(result: BuildResult, frames: dict[str, pd.DataFrame]) -> str:
         details("Checklist (follow / wait / walk away)", table(result.checklist)),
         details("Price points against the peer distribution (no regression)", table(frames["peer_distribution"])),
         details("Methods compared, leave one out", table(frames["regression"]) + table(frames["coefficients"])),
-        details("Leverage: which peers carry each slope", table(result.leverage) if not result.leverage.empty else ""),
+        details("Leverage: which peers carry each slope",
+                largest(result.leverage, "cooks_distance", "leverage") if not result.leverage.empty else ""),
         details("Verdict robustness", f'<p class="small">{e(result.verdict_note)}</p>' + table(result.verdicts)),
         details("Date check: stale peers rolled forward", f'<p class="small">{e(result.date_note)}.</p>'
                 + (table(result.date_check) + table(result.rolls) if not result.date_check.empty else "")),
         details("EV bridge at each price", table(result.bridge)),
         details("Value intervals by method", table(frames["intervals"])),
         details("Influence: each peer left out", chart("influence", "Change in the break-even price when each peer "
-                                                                     "is left out") + table(frames["influence"])),
+                                                                     "is left out")
+                + largest(frames["influence"], "fair_price_change", "influence")),
         details("Sensitivity: break-even price by multiple and discount",
                 chart("sensitivity_heatmap", "Break-even price per share by the multiple applied and the discount")
                 + table(grid(result.sensitivity, "breakeven_price_usd", "Multiple applied", "Discount"))

@@ -181,7 +181,7 @@ def track_record_line(result: BuildResult) -> str:
                  "said " + ", ".join(f"{c} at {k}" for c, k in said.items()))
     day1 = calls["first_day_return"].dropna()
     return (f"Track record: on {n} past IPO{'s' if n > 1 else ''} ({', '.join(calls['ticker'])}), each valued at its own "
-            f"pricing date, the engine was within ±15 % of the offer in {within} of {n} and {call_text}; first-day "
+            f"pricing date, the engine was within ±15% of the offer in {within} of {n} and {call_text}; first-day "
             f"returns ran {fmt.cell('first_day_return', day1.min())} to {fmt.cell('first_day_return', day1.max())}. "
             f"Its probability is {'supported' if tr.validated else 'unvalidated'}: {tr.reason}")
 
@@ -197,14 +197,14 @@ def track_record_sentence(result: BuildResult) -> str:
     base = tr.summary.set_index("method")
     dates = f"{calls['pricing_date'].min():%Y-%m} to {calls['pricing_date'].max():%Y-%m}"
     text = (f"The {n} past IPOs known at {result.as_of} ({', '.join(calls['ticker'])}, priced {dates}) were each valued "
-            f"by this engine at their own pricing date, against the peers of that day. Its value was within ±15 % of "
+            f"by this engine at their own pricing date, against the peers of that day. Its value was within ±15% of "
             f"the offer price in {int(calls['within_15pct'].sum())} of {n} and below it in "
             f"{int((calls['value_usd'] < calls['offer_usd']).sum())} of {n}, with a median |ln(value/offer)| of "
             f"{head['median_abs_ln_value_to_offer']:.2f}")
     if "median_ev_revenue" in base.index:
         text += f" (the plain peer-median EV/Revenue: {base.at['median_ev_revenue', 'median_abs_ln_value_to_offer']:.2f})"
     held = calls["in_90_band_first_day"].dropna()
-    text += (f"; its 90 % band held the first-day close in {int(held.sum())} of {len(held)}. With {n} IPOs this "
+    text += (f"; its 90% band held the first-day close in {int(held.sum())} of {len(held)}. With {n} IPOs this "
              "describes what happened and cannot test anything: one IPO moves every share by "
              f"{fmt.percent(1 / n, 0)}. The headline probability is therefore "
              f"{'supported' if tr.validated else 'unvalidated'} ({tr.reason})")

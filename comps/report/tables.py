@@ -17,14 +17,18 @@ from comps.report.story import signal
 if TYPE_CHECKING:
     from comps.result import BuildResult
 
-COMPS_COLUMNS = ["share_price_usd", "market_cap_usd", "net_debt_usd", "enterprise_value_usd", "revenue_ltm_usd",
+COMPS_COLUMNS = ["share_price_usd", "share_of_52w_high", "market_cap_usd", "net_debt_usd", "enterprise_value_usd", "revenue_ltm_usd",
                  "ltm_end_date", "ev_to_revenue_ltm", "ev_to_revenue_ntm", "ev_to_gross_profit_ltm", "revenue_growth",
                  "gross_margin", "growth_adjusted_multiple", "market_cap_date"]
 #: the statistics of each tier and of all peers, over included peers with the figure
 STATS = (("Mean", "mean"), ("Median", "median"), ("High", "max"), ("Low", "min"), ("n", "count"))
 STAT_COLUMNS = [c for c in COMPS_COLUMNS if c not in ("share_price_usd", "ltm_end_date", "market_cap_date")]
+#: columns shown only where some peer has the figure (estimates, a year of prices)
+OPTIONAL_COLUMNS = ("ev_to_revenue_ntm", "share_of_52w_high")
 #: above this many peers the page shows the comps as a summary; every peer stays in the CSV and workbook
 LARGE_UNIVERSE = 40
+#: a table longer than this is written as CSV only: its Markdown twin would be unreadable
+MARKDOWN_ROWS = 1000
 #: tiers as the comps table names them
 TIER_LABELS = {"core": "Core peers", "extended": "Extended peers"}
 
@@ -130,11 +134,11 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
     peers of each tier and of all peers, then the target at each price point. ``row_type`` is
     peer, stat or target; NTM columns only where some peer has estimates."""
     peers = result.peers
+    ordered = peers.sort_values("segment", kind="stable")
+    peer_rows = pd.DataFrame({"row_type": "peer", "group": ordered["segment"].map(fmt.segment_label),
+                              "ticker": ordered.index, "name": ordered["name"], "tier": ordered["tier"],
+                              "include": ordered["include"].astype(bool), **{c: ordered[c] for c in COMPS_COLUMNS}})
     rows = []
-    for segment, group in peers.groupby("segment", sort=True):
-        rows += [{"row_type": "peer", "group": fmt.segment_label(segment), "ticker": t, "name": r["name"],
-                  "tier": r["tier"], "include": bool(r["include"]), **{c: r[c] for c in COMPS_COLUMNS}}
-                 for t, r in group.iterrows()]
     included = peers[peers["include"]]
     tiers = [t for t in TIER_LABELS if (included["tier"] == t).any()]
     if len(tiers) > 1:
@@ -147,7 +151,8 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
         ev = p["enterprise_value_usd"]
         rows.append({"row_type": "target", "group": f"{t.name} ({t.ticker})", "ticker": t.ticker,
                      "name": f"{p['price_point']}", "tier": "", "include": False,
-                     "share_price_usd": p["price_usd"], "market_cap_usd": p["market_cap_usd"],
+                     "share_price_usd": p["price_usd"], "share_of_52w_high": np.nan,
+                     "market_cap_usd": p["market_cap_usd"],
                      "net_debt_usd": -p["net_cash_usd"], "enterprise_value_usd": ev,
                      "revenue_ltm_usd": t.revenue_usd.value, "ltm_end_date": t.revenue_usd.date,
                      "ev_to_revenue_ltm": p["ev_to_revenue_ltm"], "ev_to_revenue_ntm": np.nan,
@@ -156,10 +161,10 @@ def comps_table(result: BuildResult) -> pd.DataFrame:
                      "gross_margin": t.gross_margin.value if t.gross_margin else np.nan,
                      "growth_adjusted_multiple": growth_adjusted(p["ev_to_revenue_ltm"], t.revenue_growth),
                      "market_cap_date": p["price_date"]})
-    frame = pd.DataFrame(rows, columns=["row_type", "group", "ticker", "name", "tier", "include", *COMPS_COLUMNS])
-    if frame.loc[frame["row_type"] == "peer", "ev_to_revenue_ntm"].isna().all():
-        frame = frame.drop(columns="ev_to_revenue_ntm")
-    return frame
+    columns = ["row_type", "group", "ticker", "name", "tier", "include", *COMPS_COLUMNS]
+    frame = pd.concat([peer_rows.reset_index(drop=True), pd.DataFrame(rows, columns=columns)], ignore_index=True)[columns]
+    absent = [c for c in OPTIONAL_COLUMNS if frame.loc[frame["row_type"] == "peer", c].isna().all()]
+    return frame.drop(columns=absent)
 
 
 def _stats(group: pd.DataFrame, name: str) -> list[dict]:
@@ -218,12 +223,28 @@ def tables(result: BuildResult) -> dict[str, pd.DataFrame]:
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    """CSV with numbers as numbers and text cells defused against formula injection."""
+    """CSV with numbers as numbers (shortest round-trip digits, never scientific notation) and
+    text cells defused against formula injection."""
     out = frame.copy()
+    vectorized = len(out) > 1000  # per column at once pays off only on long tables
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+        if vectorized and pd.api.types.is_float_dtype(out[col]):
+            out[col] = plain_numbers(out[col])
+        elif out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(fmt.neutralize)
-    return out.to_csv(index=False, float_format=lambda v: np.format_float_positional(v, trim="-"), lineterminator="\n")
+    return out.to_csv(index=False, lineterminator="\n",
+                      float_format=lambda v: np.format_float_positional(v, trim="-"))
+
+
+def plain_numbers(values: pd.Series) -> pd.Series:
+    """Floats as text: the shortest digits that round-trip, '1' not '1.0', blank for missing,
+    and positional where Python would write an exponent (1e-05, 1e+16). Vectorized: only the
+    rare exponent cells are formatted one by one."""
+    text = values.astype(str).str.removesuffix(".0")
+    sci = text.str.contains("e", regex=False) & values.notna()
+    if sci.any():
+        text[sci] = [np.format_float_positional(v, trim="-") for v in values[sci]]
+    return text.where(values.notna(), "")
 
 
 def display(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> pd.DataFrame:
@@ -273,8 +294,9 @@ def comps_summary(frame: pd.DataFrame, largest: int = 15) -> pd.DataFrame:
     peers = frame[frame["row_type"] == "peer"]
     top = peers[peers["include"]].nlargest(largest, "market_cap_usd").assign(group="Largest peers by market cap")
     segments = []
+    stat_columns = [c for c in STAT_COLUMNS if c in frame.columns]
     for segment, g in peers[peers["include"]].groupby("group", sort=True):
-        med = g[STAT_COLUMNS].apply(pd.to_numeric, errors="coerce").median()
+        med = g[stat_columns].apply(pd.to_numeric, errors="coerce").median()
         segments.append({"row_type": "stat", "group": "Segment medians", "ticker": "", "name": f"{segment} (n = {len(g):,})",
                          "tier": "", "include": False, **med.to_dict()})
     return pd.concat([top, pd.DataFrame(segments, columns=frame.columns), frame[frame["row_type"] != "peer"]],
