@@ -198,7 +198,28 @@ def test_comps_backtest_writes_its_tables_chart_and_every_ipos_build(project, ca
     assert "5 IPOs: this describes what happened; it cannot test anything (no p-values)" in md
     assert "CBRS: +6m close not in the stored sources; +12m close not yet known (due about 2027-05-13)" in md
     assert (out / "charts" / "backtest_bands.png").read_bytes()[:4] == b"\x89PNG"
+    calls = md.split("## The engine's call on each IPO\n\n")[1].split("\n\n")[0]
+    readme = (ROOT / "README.md").read_text()
+    assert calls in readme  # the README shows the table as a backtest writes it
     frame = pd.read_csv(out / "backtest.csv")
     assert set(frame["ticker"]) == {"MBLY", "ARM", "ALAB", "CRWV", "CBRS"} and frame["headline"].sum() == 5
     printed = capsys.readouterr().out
     assert "Backtest: 5 IPOs" in printed and "unvalidated" in printed
+
+
+def test_the_track_record_is_cached_under_every_input_it_depends_on(project, monkeypatch):
+    from comps import pipeline
+
+    calls: list[str] = []
+    real = pipeline.value_ipo
+    monkeypatch.setattr(pipeline, "value_ipo", lambda cfg, t: calls.append(t.ticker) or real(cfg, t))
+    cfg = BuildConfig(offline=True, charts=False, bootstrap_resamples=200, wild_resamples=99)
+    first = pipeline.build(cfg, write=False)
+    assert calls == ["MBLY", "ARM", "ALAB", "CRWV"]  # the IPOs priced before Cerebras, valued once
+    calls.clear()
+    again = pipeline.build(cfg, write=False)
+    assert calls == [] and again.track_record.rows.equals(first.track_record.rows)  # read back, not revalued
+    snapshot = project / "data" / "backtest" / "arm" / "snapshots" / "2023-09-13.csv"
+    snapshot.write_text(snapshot.read_text() + "# a comment changes the file, so the record is rebuilt\n")
+    pipeline.build(cfg, write=False)
+    assert calls == ["MBLY", "ARM", "ALAB", "CRWV"]

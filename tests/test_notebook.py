@@ -38,5 +38,6 @@ def test_the_notebook_runs_and_agrees_with_the_build(offline_result):
     text = "".join(o.get("text", "") for o in _outputs(nb) if o.output_type == "stream")
     assert verdict_sentence(offline_result) in text
     assert f"chosen: {offline_result.chosen}" in text
-    assert f"fair={fmt.usd(offline_result.headline['fair_price_usd'].iloc[0])}" in text
+    sv = offline_result.specs[offline_result.chosen]
+    assert f"discount {sv.discount.discount:5.1%}  break-even price {fmt.usd(sv.breakeven())}" in text
     assert any("image/png" in o.get("data", {}) for o in _outputs(nb))

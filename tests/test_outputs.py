@@ -192,3 +192,30 @@ def test_long_tables_write_the_same_numbers_as_short_ones():
     expected = ["" if np.isnan(v) else np.format_float_positional(v, trim="-") for v in values * 200]
     assert [r.split(",")[0] for r in long_rows] == expected
     assert to_csv(frame.iloc[:9]).splitlines()[1:] == long_rows[:9]  # and the short path agrees
+
+
+def test_the_readme_states_the_figures_a_build_produces(offline_result):
+    from pathlib import Path
+
+    from comps.report.story import believe_line, distribution_row, headline_point
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    p = headline_point(offline_result)
+    rev = distribution_row(offline_result, p["price_point"])
+    gp = distribution_row(offline_result, p["price_point"], "ev_to_gross_profit_ltm")
+    sv = offline_result.specs[offline_result.chosen]
+    d = sv.discount
+    check = offline_result.checklist.set_index("price_point").loc[p["price_point"]]
+    figures = [f"{fmt.multiple(p['ev_to_revenue_ltm'])} FY2025 revenue and {fmt.multiple(gp['implied_multiple'])} gross profit",
+               f"{p['ev_to_revenue_ltm'] / rev['peer_median']:.1f} times the\n  peer median EV/Revenue "
+               f"({fmt.multiple(rev['peer_median'])})", f"above all {int(rev['n'])} peers",
+               f"({fmt.multiple(sv.prediction.multiple)}, n = {sv.fit.n})",
+               f"{fmt.percent(d.discount, 0)} ({fmt.percent(d.range[0], 0)} to {fmt.percent(d.range[1], 0)}",
+               f"{fmt.money(40e9 - check['market_cap_usd'])} under", f"{fmt.money(check['market_cap_diluted_usd'])},"]
+    ev, revenue, g = p["enterprise_value_usd"], 510.0e6, 510.0 / 290.3 - 1
+    years = np.log(ev / rev["peer_median"] / revenue) / np.log(1 + g)  # at the median multiple, growing at g
+    figures += [f"{fmt.money(ev / rev['peer_median'])} of revenue", f"about {years:.1f} years",
+                f"({fmt.multiple(rev['peer_q3'])}), {fmt.money(ev / rev['peer_q3'])}"]
+    assert figures[-2] in believe_line(offline_result)
+    for figure in figures:
+        assert figure in readme, figure
