@@ -98,8 +98,7 @@ def _print_summary(result) -> None:
 
     console = _console()
     console.print(verdict_sentence(result))
-    support = method_support(result)
-    console.print(f"{support[0].upper()}{support[1:]}. {probability_sentence(result)}.")
+    console.print(f"{method_support(result)}. {probability_sentence(result)}.")
     console.print(believe_line(result) + ".")
     if result.track_record is not None:
         console.print(track_record_line(result) + ".")

@@ -295,7 +295,7 @@ def test_when_the_baseline_wins_no_fair_price_leads(offline_result):
 
     assert offline_result.headline_is_baseline
     assert "fair price" not in verdict_sentence(offline_result).lower()
-    assert method_support(offline_result).startswith(("no regression beats", "one regression beats", "2 regressions beat",
+    assert method_support(offline_result).startswith(("No regression beats", "One regression beats", "2 regressions beat",
                                                           "3 regressions beat", "4 regressions beat"))
     assert "not a regression's fair value" in method_support(offline_result)
 

@@ -31,7 +31,7 @@ import pandas as pd
 
 from comps.bridge import terms as bridge_terms
 from comps.report import fmt
-from comps.report.story import verdict_sentence
+from comps.report.story import signals, verdict_sentence
 from comps.report.summary import key_figures
 from comps.report.tables import LARGE_UNIVERSE, OPTIONAL_COLUMNS, STAT_COLUMNS
 
@@ -404,8 +404,8 @@ def _valuation(book: _Book, result: BuildResult, layout: ValuationLayout, comps:
                 (f"=({c['fair']}*(1-{c['discount']})*{c['base']}+D{n})/{c['shares']}", "price", r["fair_price_usd"]),
                 (f"=B{n}/H{n}-1", "percent", r["premium_to_fair"]),
                 (f"=B{n}*" + diluted_shares.format(n=n), "money", check["market_cap_diluted_usd"]),
-                (signal.format(mcap=f"C{n}", n=n), "text", str(check["signal"]).split(" (")[0]),
-                (signal.format(mcap=f"J{n}", n=n), "text", str(check["signal_diluted"]).split(" (")[0])),
+                (signal.format(mcap=f"C{n}", n=n), "text", signals(result, r["price_point"])[0]),
+                (signal.format(mcap=f"J{n}", n=n), "text", signals(result, r["price_point"])[1])),
                 start=2):
             ws.write_formula(i, j, formula, None if kind == "text" else book.formats[kind], _cached(cached)
                              if kind != "text" else cached)
@@ -443,8 +443,8 @@ def _summary(book: _Book, ws, result: BuildResult, layout: ValuationLayout, comp
              rev["premium_to_peer_median"]),
             ("Fair multiple after the discount", f"=Valuation!{layout.cell('fair')}*(1-Valuation!{layout.cell('discount')})",
              "multiple", sv.prediction.multiple * (1 - sv.discount.discount)),
-            ("Checklist (basic shares)", f"=Valuation!K{n}", "text", str(check["signal"]).split(" (")[0]),
-            ("Checklist (fully diluted)", f"=Valuation!L{n}", "text", str(check["signal_diluted"]).split(" (")[0])]
+            ("Checklist (basic shares)", f"=Valuation!K{n}", "text", signals(result, p["price_point"])[0]),
+            ("Checklist (fully diluted)", f"=Valuation!L{n}", "text", signals(result, p["price_point"])[1])]
     ws.write_string(2, 0, "At the headline price (these follow the Valuation and Comps sheets)", book.bold)
     for i, (label, formula, kind, cached) in enumerate(live, start=3):
         ws.write_string(i, 0, label)

@@ -152,12 +152,16 @@ def probability(v: float) -> str:
     return percent(v)
 
 
-def probability_headline(p: float, low: float, high: float) -> str:
-    """A headline probability at the precision it has: rounded to 5 points (never 0 or 100 %),
-    with its range across methods: '≈ 90% (86% to 99%)'."""
+def probability_rounded(p: float) -> str:
+    """A headline probability at the precision it has: rounded to 5 points, never 0 or 100%:
+    '≈ 90%', '> 95%', '< 5%'."""
     r = round(p * 20) / 20
-    head = "> 95%" if r >= 1 else "< 5%" if r <= 0 else f"≈ {r:.0%}"
-    return f"{head} ({probability(low)} to {probability(high)} across methods)"
+    return "> 95%" if r >= 1 else "< 5%" if r <= 0 else f"≈ {r:.0%}"
+
+
+def probability_headline(p: float, low: float, high: float) -> str:
+    """The rounded probability with its range across methods: '≈ 90% (86% to 99% across methods)'."""
+    return f"{probability_rounded(p)} ({probability(low)} to {probability(high)} across methods)"
 
 
 def multiple(v: float) -> str:

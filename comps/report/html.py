@@ -200,7 +200,6 @@ def brief(result: BuildResult) -> str:
     t, e = result.target, html.escape
     cards = "".join(f'<div class="figure"><div class="k">{e(k)}</div><div class="v">{e(v)}</div></div>'
                     for k, v in key_figures(result))
-    support = method_support(result)
     track = track_record_line(result)
     return "".join([
         '<section id="brief">',
@@ -208,7 +207,7 @@ def brief(result: BuildResult) -> str:
         f'<p class="verdict" id="verdict">{e(verdict_sentence(result))}</p>',
         f'<p class="believe" id="believe"><b>What you have to believe:</b> {e(believe_line(result))}.</p>',
         f'<div class="figures" id="figures">{cards}</div>',
-        f'<p class="support" id="support">{e(support[0].upper() + support[1:])}. {e(probability_sentence(result))}.</p>',
+        f'<p class="support" id="support">{e(method_support(result))}. {e(probability_sentence(result))}.</p>',
         f'<p class="track" id="track">{e(track)}.</p>' if track else "",
         '<h2 class="brief-h">Premium to the peer median at every price</h2>',
         formatted_table(premium_strip(result), "strip"),

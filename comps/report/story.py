@@ -37,11 +37,17 @@ def checklist_row(result: BuildResult, price_point: str) -> pd.Series:
     return result.checklist.set_index("price_point").loc[price_point]
 
 
+def signals(result: BuildResult, price_point: str) -> tuple[str, str]:
+    """The checklist's call at one price point on basic and on fully diluted shares, without
+    its reason: ('wait', 'walk away')."""
+    r = checklist_row(result, price_point)
+    return str(r["signal"]).split(" (")[0], str(r["signal_diluted"]).split(" (")[0]
+
+
 def signal(result: BuildResult, price_point: str) -> str:
     """The checklist's signal at one price point on basic shares, short: 'wait', or 'wait (walk
     away fully diluted)' where the share count decides it."""
-    r = checklist_row(result, price_point)
-    basic, diluted = (str(r[c]).split(" (")[0] for c in ("signal", "signal_diluted"))
+    basic, diluted = signals(result, price_point)
     return basic if basic == diluted else f"{basic} ({diluted} fully diluted)"
 
 
@@ -61,7 +67,7 @@ def checklist_clause(result: BuildResult, price_point: str) -> str:
     the $40.0B walk-away line; $56.4B fully diluted, $16.4B over it', the headroom on both share
     counts where the target sets a line."""
     r = checklist_row(result, price_point)
-    basic, diluted = (str(r[c]).split(" (")[0] for c in ("signal", "signal_diluted"))
+    basic, diluted = signals(result, price_point)
     text = f"Checklist: {basic}" if basic == diluted else f"Checklist: {basic} on basic shares, {diluted} fully diluted"
     line = result.target.checklist.walk_away_market_cap_usd
     if line is None:
@@ -106,14 +112,15 @@ def _margin_evidence(result: BuildResult) -> str:
 
 
 def method_support(result: BuildResult) -> str:
-    """What the peers support, with the evidence: which method won out of sample and why."""
+    """What the peers support, with the evidence: which method won out of sample and why (a
+    sentence, capitalized, without its full stop)."""
     sv = result.specs[result.chosen]
     f = sv.fit
     regressions = result.methods[result.methods["kind"] == "regression"]
     beat = regressions[regressions["beats_baseline"]]
     if result.headline_is_baseline:
-        lead = ("no regression beats the peer distribution out of sample" if beat.empty else
-                ("one regression beats the peer median on its own peers" if len(beat) == 1 else
+        lead = ("No regression beats the peer distribution out of sample" if beat.empty else
+                ("One regression beats the peer median on its own peers" if len(beat) == 1 else
                  f"{len(beat)} regressions beat the peer median on their own peers")
                 + ", but not the peer distribution on the peers all methods share")
         loo = result.methods.set_index("spec").at[result.chosen, "loo_rmse_log"]

@@ -53,8 +53,7 @@ def key_figures(result: BuildResult) -> list[tuple[str, str]]:
                                                           f"{fmt.multiple(gp['peer_median'])}"))
     figures += [
         ("P(a peer like it is valued below)" + ("" if probability_validated(result) else ", unvalidated"),
-         fmt.probability_headline(p["p_peer_below_price"], p["p_low"],
-                                                                      p["p_high"]).split(" (")[0]),
+         fmt.probability_rounded(p["p_peer_below_price"])),
         ("Headline method", sv.fit.spec.title),
         ("Concentration discount", f"{fmt.percent(sv.discount.discount, 0)} ({fmt.percent(sv.discount.range[0], 0)} to "
                                    f"{fmt.percent(sv.discount.range[1], 0)})"),
@@ -70,7 +69,7 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
     parts = [
         f"# {t.name} ({t.ticker}) against listed peers, as of {result.as_of}\n",
         verdict_sentence(result) + "\n",
-        f"{method_support(result)[0].upper()}{method_support(result)[1:]}. {probability_sentence(result)}.\n",
+        f"{method_support(result)}. {probability_sentence(result)}.\n",
         believe_line(result) + ".\n",
         *([track_record_line(result) + ".\n"] if result.track_record is not None else []),
         "| Figure | Value |\n|---|---:|\n" + figures + "\n",

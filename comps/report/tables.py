@@ -74,7 +74,7 @@ def headline_display(result: BuildResult) -> pd.DataFrame:
                     f"{result.config.headline_level:.0%} band": f"{fmt.usd(r['band_low_price_usd'])} to "
                     f"{fmt.usd(r['band_high_price_usd'])}" + (" (floored)" if r["band_low_truncated"] else ""),
                     "Premium to fair": fmt.cell("premium_to_fair", r["premium_to_fair"])}
-        row |= {"P(peer below)": fmt.probability_headline(r["p_peer_below_price"], r["p_low"], r["p_high"]).split(" (")[0],
+        row |= {"P(peer below)": fmt.probability_rounded(r["p_peer_below_price"]),
                 "Checklist": signal(result, pp)}
         rows.append(row)
     return pd.DataFrame(rows)
