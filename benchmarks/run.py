@@ -351,8 +351,8 @@ def bench_charts(repeats: int) -> list[Row]:
                                   env={**os.environ, "MPLBACKEND": "Agg"})
             runs.append(json.loads(done.stdout.strip().splitlines()[-1])["s"])
         times[mode] = statistics.median(runs)
-    return [("(f) fits + 5 charts", f"chart process {times['chart-process']:.2f} s, ProcessPoolExecutor "
-             f"{times['executor']:.2f} s, in-process {times['in-process']:.2f} s",
+    return [("(f) fits + 5 charts", (f"chart process {times['chart-process']:.2f} s, ProcessPoolExecutor "
+             f"{times['executor']:.2f} s, in-process {times['in-process']:.2f} s"),
              "chart process ≤ executor")]
 
 
@@ -364,8 +364,8 @@ def bench_universes(sizes: list[int]) -> list[Row]:
         r = json.loads(done.stdout.strip().splitlines()[-1])
         growth = f", ×{r['total_s'] / prev['total_s']:.1f} time for ×{n / prev['n']:.0f} peers" if prev else ""
         target = "< 10 s, < 1 GB" if n == 5000 else "near-linear growth"
-        rows.append((f"(d) {n:,} peers", f"{r['total_s']:.2f} s (fits+valuation {r['fit_s']:.2f} s), "
-                     f"peak RSS {r['rss_mb']:.0f} MB, {r['specs']} specs{growth}", target))
+        rows.append((f"(d) {n:,} peers", (f"{r['total_s']:.2f} s (fits+valuation {r['fit_s']:.2f} s), "
+                     f"peak RSS {r['rss_mb']:.0f} MB, {r['specs']} specs{growth}"), target))
         prev = r
     return rows
 

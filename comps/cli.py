@@ -17,7 +17,6 @@ from typing import Annotated, Optional
 import typer
 
 from comps import __version__
-
 from comps._entry import STATE, checkpoint, interrupted
 from comps.errors import CompsError
 
@@ -250,9 +249,7 @@ def peers_add(
 def peers_remove(ticker: Annotated[str, typer.Argument(help="Ticker to remove.")],
                  peers: PeersOpt = DEFAULT_PEERS) -> None:
     """Remove a peer from the CSV, keeping every other line."""
-    from comps.universe import remove_peer
-
-    from comps.universe import normalize_ticker
+    from comps.universe import normalize_ticker, remove_peer
 
     remove_peer(peers, ticker)
     typer.echo(f"removed {normalize_ticker(ticker)} from {peers}")

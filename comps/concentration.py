@@ -31,6 +31,7 @@ relationship (Irvine, Park & Yıldızhan 2016), which supports a discount for a 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -155,7 +156,7 @@ class Discount:
 def tiered_discount(top_share: float, tiers: Sequence[tuple[float, float]]) -> float:
     """Linear interpolation of the tier schedule at ``top_share``; 0 below the first tier."""
     pts = [(0.0, 0.0), *tiers]
-    for (x0, d0), (x1, d1) in zip(pts, pts[1:], strict=False):
+    for (x0, d0), (x1, d1) in itertools.pairwise(pts):
         if top_share <= x1:
             return d1 if x0 == x1 else d0 + (top_share - x0) / (x1 - x0) * (d1 - d0)
     return pts[-1][1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,7 +171,7 @@ def _coerce(kind: str, value: Any) -> Any:
         if not isinstance(value, list) or not all(isinstance(t, list) and len(t) == 2 for t in value):
             raise ValueError("expected [[top_share, discount], ...]")
         tiers = tuple((_coerce("fraction", a), _coerce("fraction", b)) for a, b in value)
-        if any(b[0] < a[0] or b[1] < a[1] for a, b in zip(tiers, tiers[1:], strict=False)):
+        if any(b[0] < a[0] or b[1] < a[1] for a, b in itertools.pairwise(tiers)):
             raise ValueError("tiers must rise in both share and discount")
         return tiers
     raise AssertionError(kind)

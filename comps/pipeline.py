@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from comps import bridge, diagnostics, robustness
-from comps._entry import checkpoint
-from comps._io import write_bytes_atomic
 from comps import concentration as cc
 from comps import regression as rg
 from comps import valuation as val
+from comps._entry import checkpoint
+from comps._io import write_bytes_atomic
 from comps.config import BuildConfig
 from comps.errors import CompsError, InputError, ModelError, Problem
 from comps.metrics import compute_peer_table

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,8 +73,8 @@ OFFERING_FIELDS = {
     "underwriting_spread": ("fraction", "underwriting discount, fraction of the offer price"),
     "pre_offering_cash_usd": ("money", "cash and marketable securities before the offering"),
     "pre_offering_debt_usd": ("money", "total debt before the offering"),
-    "net_cash_after_offering_usd": ("money", "net cash after the offering, where the prospectus fixes it whatever the "
-                                             "price (it then replaces cash, debt and proceeds)"),
+    "net_cash_after_offering_usd": ("money", ("net cash after the offering, where the prospectus fixes it whatever the "
+                                             "price (it then replaces cash, debt and proceeds)")),
     "options_outstanding": ("count", "options outstanding"),
     "options_strike_usd": ("price", "their weighted-average exercise price"),
     "rsus_outstanding": ("count", "restricted stock units outstanding"),

@@ -14,7 +14,14 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from comps.backtest import MIN_FOR_INFERENCE, TrackRecord, accuracy, ipo_rows, spearman_with_interval, summarize
+from comps.backtest import (
+    MIN_FOR_INFERENCE,
+    TrackRecord,
+    accuracy,
+    ipo_rows,
+    spearman_with_interval,
+    summarize,
+)
 from comps.config import BuildConfig
 from comps.pipeline import backtest_targets, track_record, value_ipo
 from comps.sources.outcomes import load_outcomes

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import io
 import re
 
 import numpy as np
@@ -207,8 +206,8 @@ def test_the_readme_states_the_figures_a_build_produces(offline_result):
     d = sv.discount
     check = offline_result.checklist.set_index("price_point").loc[p["price_point"]]
     figures = [f"{fmt.multiple(p['ev_to_revenue_ltm'])} FY2025 revenue and {fmt.multiple(gp['implied_multiple'])} gross profit",
-               f"{p['ev_to_revenue_ltm'] / rev['peer_median']:.1f} times the\n  peer median EV/Revenue "
-               f"({fmt.multiple(rev['peer_median'])})", f"above all {int(rev['n'])} peers",
+               (f"{p['ev_to_revenue_ltm'] / rev['peer_median']:.1f} times the\n  peer median EV/Revenue "
+               f"({fmt.multiple(rev['peer_median'])})"), f"above all {int(rev['n'])} peers",
                f"({fmt.multiple(sv.prediction.multiple)}, n = {sv.fit.n})",
                f"{fmt.percent(d.discount, 0)} ({fmt.percent(d.range[0], 0)} to {fmt.percent(d.range[1], 0)}",
                f"{fmt.money(40e9 - check['market_cap_usd'])} under", f"{fmt.money(check['market_cap_diluted_usd'])},"]

@@ -21,7 +21,7 @@ from comps.errors import SourceError
 from comps.pipeline import build
 from comps.report.tables import comps_table
 from comps.sources import refresh, yahoo
-from comps.sources.snapshot import load_snapshots, list_snapshots, read_snapshot
+from comps.sources.snapshot import list_snapshots, load_snapshots, read_snapshot
 from comps.target import load_target
 from comps.universe import load_peers
 
@@ -189,10 +189,10 @@ def universe(n: int = 6, today: dt.date = TODAY, **overrides) -> dict[str, dict]
         quarterly = {d: base * (1 + g) ** (k / 4) / 4 for k, d in enumerate(Q_ENDS)}
         annual = {dt.date(2023, 12, 31): sum(list(quarterly.values())[:4]),
                   dt.date(2024, 12, 31): sum(list(quarterly.values())[4:])}
-        kw = dict(price=50.0 + i, market_cap=base * (4 + 6 * g), annual=annual, quarterly=quarterly,
-                  est_0y=annual[dt.date(2024, 12, 31)] * (1 + g * (1.1 + 0.05 * i)),
-                  est_1y=annual[dt.date(2024, 12, 31)] * (1 + g) ** 2, gross_margin=0.4 + 0.05 * (i * 3 % 5),
-                  today=today)
+        kw = {"price": 50.0 + i, "market_cap": base * (4 + 6 * g), "annual": annual, "quarterly": quarterly,
+                  "est_0y": annual[dt.date(2024, 12, 31)] * (1 + g * (1.1 + 0.05 * i)),
+                  "est_1y": annual[dt.date(2024, 12, 31)] * (1 + g) ** 2, "gross_margin": 0.4 + 0.05 * (i * 3 % 5),
+                  "today": today}
         kw.update(overrides.get(f"P{i}", {}))
         out[f"P{i}"] = synthetic(f"P{i}", **kw)
     return out
@@ -216,7 +216,7 @@ def test_ntm_estimates_that_differ_are_fitted_and_never_crash_the_valuation(proj
 
 def test_an_as_of_refresh_takes_the_close_and_the_52_week_closing_high_from_a_year_of_history(project, monkeypatch):
     day = dt.date(2025, 2, 20)
-    closes = {day - dt.timedelta(days=k): 100.0 for k in range(0, 420)}
+    closes = {day - dt.timedelta(days=k): 100.0 for k in range(420)}
     closes |= {dt.date(2024, 1, 15): 180.0,  # 402 days before: outside the 52 weeks
                dt.date(2024, 6, 3): 150.0,  # inside: the 52-week high
                day: 120.0, day + dt.timedelta(days=1): 400.0}  # the as-of close; a later one is never used

@@ -203,10 +203,10 @@ def test_each_regression_is_scored_against_the_peer_median_on_its_own_peers(peer
            "log_ev_revenue_margin": _rms(_loo_log_errors(f, (GROWTH, "gross_margin"), True, nine))}
     base = {"ev_revenue": _rms(_median_loo(f, f.index)), "log_ev_revenue": _rms(_median_loo(f, f.index)),
             "log_ev_revenue_margin": _rms(_median_loo(f, nine))}
-    for name in own:
-        assert table.loc[name, "loo_rmse_log"] == pytest.approx(own[name], rel=1e-9)
+    for name, error in own.items():
+        assert table.loc[name, "loo_rmse_log"] == pytest.approx(error, rel=1e-9)
         assert table.loc[name, "baseline_rmse_log"] == pytest.approx(base[name], rel=1e-9)
-        assert table.loc[name, "beats_baseline"] == (own[name] < base[name])
+        assert table.loc[name, "beats_baseline"] == (error < base[name])
     # every candidate is refitted and scored on the 9 peers they all share
     common = {"log_ev_revenue": _rms(_loo_log_errors(f, (GROWTH,), True, nine)),
               "median_ev_revenue": _rms(_median_loo(f, nine))}

@@ -28,7 +28,9 @@ PACKAGES = ("comps", "pandas", "numpy", "scipy", "statsmodels", "matplotlib", "s
 def render_files(result: BuildResult, renderer: ChartProcess | None = None) -> dict[str, bytes]:
     """File name → bytes for every output except the manifest. Charts render on ``renderer``
     (while the tables are formatted here) if given, else in-process."""
-    from comps.report import tables as tb  # here, not at the top: the chart process forks before pandas loads
+    from comps.report import (
+        tables as tb,  # here, not at the top: the chart process forks before pandas loads
+    )
     from comps.report.excel import workbook
     from comps.report.html import embed_charts, html_report
     from comps.report.summary import summary_markdown

@@ -44,7 +44,7 @@ def calls_display(record: TrackRecord) -> pd.DataFrame:
         "P(peer below offer)": [fmt.probability(v) for v in calls["p_below_offer"]],
         "Call at offer": calls["checklist_at_offer"].tolist(),
         "First-day return": [fmt.cell("first_day_return", v) for v in calls["first_day_return"]],
-        "Day-1 close in 90% band": [fmt.cell("", v if v == v else None) for v in calls["in_90_band_first_day"]],
+        "Day-1 close in 90% band": [fmt.cell("", v) for v in calls["in_90_band_first_day"]],
         "12-month return less SMH": [fmt.cell("excess_return_12m", v) for v in calls["excess_return_12m"]],
     })
 
@@ -58,7 +58,7 @@ def methods_display(record: TrackRecord) -> pd.DataFrame:
         "Within ±15% of offer": [fmt.percent(v, 0) for v in sm["within_15pct_of_offer"]],
         "Median abs. ln(value/offer)": [f"{v:.2f}" for v in sm["median_abs_ln_value_to_offer"]],
         "90% band held day-1 close": [fmt.percent(v, 0) for v in sm["coverage_90_first_day"]],
-        "90% band held +6m price": [fmt.percent(v, 0) if v == v else "—" for v in sm["coverage_90_6m"]],
+        "90% band held +6m price": [fmt.percent(v, 0) if pd.notna(v) else "—" for v in sm["coverage_90_6m"]],
     })
 
 
@@ -103,8 +103,9 @@ def signals_display(record: TrackRecord) -> pd.DataFrame:
     sg = record.signals
     return pd.DataFrame({
         "Signal at the offer": [SIGNALS[v] for v in sg["signal"]], "Outcome": [SIGNALS[v] for v in sg["outcome"]],
-        "IPOs": sg["n_ipos"].astype(int).tolist(), "Spearman ρ": [f"{v:+.2f}" if v == v else "—" for v in sg["spearman_rho"]],
-        "Bootstrap 5% to 95%": [f"{lo:+.2f} to {hi:+.2f}" if lo == lo else "—"
+        "IPOs": sg["n_ipos"].astype(int).tolist(), "Spearman ρ": [f"{v:+.2f}" if pd.notna(v) else "—"
+                                                                  for v in sg["spearman_rho"]],
+        "Bootstrap 5% to 95%": [f"{lo:+.2f} to {hi:+.2f}" if pd.notna(lo) else "—"
                                 for lo, hi in zip(sg["bootstrap_5pct"], sg["bootstrap_95pct"], strict=True)],
         "Sign expected": sg["sign_expected"].tolist()})
 
@@ -115,10 +116,10 @@ def backtest_markdown(result: BacktestResult) -> str:
     head = record.summary.iloc[0] if len(record.summary) else None
     lines = [
         "# How the method did on past IPOs\n",
-        "Each IPO was valued by the same engine at its own pricing date, against the peers a banker would have "
+        ("Each IPO was valued by the same engine at its own pricing date, against the peers a banker would have "
         "used then and only figures public by that date, then scored against what followed. Value per share is "
         "the break-even price of the method's fair multiple (after the concentration discount and the EV "
-        "bridge); a trading price after the pricing keeps the proceeds raised at the offer.\n",
+        "bridge); a trading price after the pricing keeps the proceeds raised at the offer.\n"),
         f"**{caveat(n)}**\n",
     ]
     if head is not None:
@@ -131,13 +132,13 @@ def backtest_markdown(result: BacktestResult) -> str:
             f"{'supported' if record.validated else 'unvalidated'}: {record.reason}.\n")
     lines += ["## The engine's call on each IPO\n", to_markdown(calls_display(record), formatted=True),
               "## The peers each IPO was valued against\n",
-              "A peer is valued when it is included and has an EV and revenue public by the pricing date; the peer "
-              "list's notes say, for each one left out, what was missing and where it was looked for.\n",
+              ("A peer is valued when it is included and has an EV and revenue public by the pricing date; the peer "
+              "list's notes say, for each one left out, what was missing and where it was looked for.\n"),
               to_markdown(coverage(result)),
               "## Each method across the IPOs\n", to_markdown(methods_display(record), formatted=True),
               "## Did the call at the offer say anything about what followed?\n",
-              f"Spearman ρ over the IPOs, with a bootstrap 5-95% interval; n = {n}, so descriptive only: no p-value "
-              "is computed.\n",
+              (f"Spearman ρ over the IPOs, with a bootstrap 5-95% interval; n = {n}, so descriptive only: no p-value "
+              "is computed.\n"),
               to_markdown(signals_display(record), formatted=True)]
     calls = record.to_frame()
     missing = calls[calls["outcomes_missing"] != ""]
@@ -155,7 +156,14 @@ def write_backtest(result: BacktestResult, out_dir: Path, renderer: ChartProcess
     import dataclasses
 
     from comps._io import remove_stale_temporaries, replace_dir
-    from comps.report import CHARTS, TABLES, check_out_dir, manifest, output_lock, render_files
+    from comps.report import (
+        CHARTS,
+        TABLES,
+        check_out_dir,
+        manifest,
+        output_lock,
+        render_files,
+    )
     from comps.report.charts import render_all
 
     check_out_dir(out_dir)

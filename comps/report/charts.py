@@ -259,9 +259,7 @@ def football_field(result: BuildResult) -> Figure:
     EV/Revenue interquartile range on top, then each method's band (the peers' interquartile
     range for the peer distribution, the prediction interval for a regression) as break-even
     prices, against the IPO price points. Bars beyond the axis end in an arrow and their value."""
-    from comps.valuation import band_level
-
-    from comps.valuation import target_inputs
+    from comps.valuation import band_level, target_inputs
 
     pv = result.peer_values.set_index("method")["fair_price_usd"]
     rows = [("Peer EV/Revenue, Q1 to Q3 (no discount)", pv["peer Q1"], pv["peer Q3"], pv["peer median"], "#fdae6b")]

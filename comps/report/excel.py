@@ -213,24 +213,24 @@ COMPS_SHEET = (
     ("share_price_usd", "Share price", "price", None), ("share_of_52w_high", "% of 52-week high", "percent", None),
     ("market_cap_usd", "Market cap", "money", None),
     ("net_debt_usd", "Net debt", "money", None),
-    ("enterprise_value_usd", "EV", "money", "=IF(AND(ISNUMBER({market_cap_usd}),ISNUMBER({net_debt_usd})),"
-                                            "{market_cap_usd}+{net_debt_usd},\"\")"),
+    ("enterprise_value_usd", "EV", "money", ("=IF(AND(ISNUMBER({market_cap_usd}),ISNUMBER({net_debt_usd})),"
+                                            "{market_cap_usd}+{net_debt_usd},\"\")")),
     ("revenue_ltm_usd", "Revenue (LTM)", "money", None), ("ltm_end_date", "LTM to", "date", None),
     ("gross_margin", "Gross margin", "percent", None),
-    ("gross_profit_ltm_usd", "Gross profit (LTM)", "money", "=IF(AND(ISNUMBER({revenue_ltm_usd}),"
-                                                            "ISNUMBER({gross_margin})),{revenue_ltm_usd}*{gross_margin},\"\")"),
-    ("ev_to_revenue_ltm", "EV/Revenue (LTM)", "multiple", "=IF(AND(ISNUMBER({enterprise_value_usd}),"
-                                                          "ISNUMBER({revenue_ltm_usd})),{enterprise_value_usd}/{revenue_ltm_usd},\"\")"),
+    ("gross_profit_ltm_usd", "Gross profit (LTM)", "money", ("=IF(AND(ISNUMBER({revenue_ltm_usd}),"
+                                                            "ISNUMBER({gross_margin})),{revenue_ltm_usd}*{gross_margin},\"\")")),
+    ("ev_to_revenue_ltm", "EV/Revenue (LTM)", "multiple", ("=IF(AND(ISNUMBER({enterprise_value_usd}),"
+                                                          "ISNUMBER({revenue_ltm_usd})),{enterprise_value_usd}/{revenue_ltm_usd},\"\")")),
     ("ev_to_gross_profit_ltm", "EV/Gross profit (LTM)", "multiple",
-     "=IF(AND(ISNUMBER({enterprise_value_usd}),ISNUMBER({gross_profit_ltm_usd})),"
-     "IF({gross_profit_ltm_usd}>0,{enterprise_value_usd}/{gross_profit_ltm_usd},\"\"),\"\")"),
+     ("=IF(AND(ISNUMBER({enterprise_value_usd}),ISNUMBER({gross_profit_ltm_usd})),"
+     "IF({gross_profit_ltm_usd}>0,{enterprise_value_usd}/{gross_profit_ltm_usd},\"\"),\"\")")),
     ("revenue_ntm_usd", "Revenue (NTM)", "money", None),
-    ("ev_to_revenue_ntm", "EV/Revenue (NTM)", "multiple", "=IF(AND(ISNUMBER({enterprise_value_usd}),"
-                                                          "ISNUMBER({revenue_ntm_usd})),{enterprise_value_usd}/{revenue_ntm_usd},\"\")"),
+    ("ev_to_revenue_ntm", "EV/Revenue (NTM)", "multiple", ("=IF(AND(ISNUMBER({enterprise_value_usd}),"
+                                                          "ISNUMBER({revenue_ntm_usd})),{enterprise_value_usd}/{revenue_ntm_usd},\"\")")),
     ("revenue_growth", "Revenue growth", "percent", None),
     ("growth_adjusted_multiple", "EV/Revenue ÷ growth (pts)", "multiple",
-     "=IF(AND(ISNUMBER({ev_to_revenue_ltm}),ISNUMBER({revenue_growth})),"
-     "IF({revenue_growth}>0,{ev_to_revenue_ltm}/({revenue_growth}*100),\"\"),\"\")"),
+     ("=IF(AND(ISNUMBER({ev_to_revenue_ltm}),ISNUMBER({revenue_growth})),"
+     "IF({revenue_growth}>0,{ev_to_revenue_ltm}/({revenue_growth}*100),\"\"),\"\")")),
     ("market_cap_date", "Market data", "date", None),
 )
 STAT_FORMULAS = {"Mean": "AVERAGE(IF({mask},{r}))", "Median": "MEDIAN(IF({mask},{r}))", "High": "MAX(IF({mask},{r}))",

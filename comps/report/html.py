@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from comps.report import fmt
-from comps.report import CHARTS, TABLES
+from comps.report import CHARTS, TABLES, fmt
 from comps.report.story import (
     believe_line,
     method_support,
@@ -30,9 +29,9 @@ from comps.report.summary import key_figures
 from comps.report.tables import (
     COMPS_COLUMNS,
     LARGE_UNIVERSE,
+    PEER_DISPLAY,
     comps_cells,
     comps_summary,
-    PEER_DISPLAY,
     display,
     grid,
     headline_display,
@@ -211,8 +210,8 @@ def brief(result: BuildResult) -> str:
         f'<p class="track" id="track">{e(track)}.</p>' if track else "",
         '<h2 class="brief-h">Premium to the peer median at every price</h2>',
         formatted_table(premium_strip(result), "strip"),
-        '<div class="brief-bottom"><div class="brief-chart"><!--chart:peer_multiples-->Peer EV/Revenue against the '
-        "target's price points<!--/chart--></div>",
+        ('<div class="brief-bottom"><div class="brief-chart"><!--chart:peer_multiples-->Peer EV/Revenue against the '
+        "target's price points<!--/chart--></div>"),
         '<div><h2 class="brief-h">Risks</h2><ul class="risks">' + "".join(f"<li>{e(r)}</li>" for r in risks(result))
         + "</ul></div></div></section>",
     ])

@@ -24,8 +24,8 @@ from comps.report.story import (
 from comps.report.tables import (
     LARGE_UNIVERSE,
     PEER_DISPLAY,
-    comps_summary,
     comps_display,
+    comps_summary,
     headline_display,
     to_markdown,
 )
@@ -49,14 +49,14 @@ def key_figures(result: BuildResult) -> list[tuple[str, str]]:
         ("Premium to the peer median", fmt.cell("premium_to_peer_median", row["premium_to_peer_median"])),
     ]
     if gp is not None:
-        figures.append(("EV/Gross profit vs peer median", f"{fmt.multiple(gp['implied_multiple'])} vs "
-                                                          f"{fmt.multiple(gp['peer_median'])}"))
+        figures.append(("EV/Gross profit vs peer median", (f"{fmt.multiple(gp['implied_multiple'])} vs "
+                                                          f"{fmt.multiple(gp['peer_median'])}")))
     figures += [
         ("P(a peer like it is valued below)" + ("" if probability_validated(result) else ", unvalidated"),
          fmt.probability_rounded(p["p_peer_below_price"])),
         ("Headline method", sv.fit.spec.title),
-        ("Concentration discount", f"{fmt.percent(sv.discount.discount, 0)} ({fmt.percent(sv.discount.range[0], 0)} to "
-                                   f"{fmt.percent(sv.discount.range[1], 0)})"),
+        ("Concentration discount", (f"{fmt.percent(sv.discount.discount, 0)} ({fmt.percent(sv.discount.range[0], 0)} to "
+                                   f"{fmt.percent(sv.discount.range[1], 0)})")),
         ("Checklist", signal(result, p["price_point"])),
     ]
     return figures
@@ -85,9 +85,9 @@ def summary_markdown(result: BuildResult, frames: dict[str, pd.DataFrame]) -> st
         "## Checklist\n", _checklist_basis(result),
         to_markdown(result.checklist.drop(columns=["verdict", "p_peer_below_price"])),
         "## Methods compared, leave one out\n",
-        "Each method values each peer with that peer left out; the error is ln(valued / actual). A regression may "
+        ("Each method values each peer with that peer left out; the error is ln(valued / actual). A regression may "
         "supply the fair value only if it beats the peer median of the same multiple on its own peers; the "
-        "headline is the best of the rest on the peers they share.\n",
+        "headline is the best of the rest on the peers they share.\n"),
         to_markdown(methods[["label", "n", "r_squared", "growth_p_value", "p_wild_bootstrap", "loo_rmse_log",
                              "loo_median_abs_log", "loo_within_15pct", "baseline_rmse_log", "beats_baseline",
                              "loo_rmse_log_common", "chosen"]]),
@@ -106,8 +106,8 @@ def comps_markdown(result: BuildResult, comps: pd.DataFrame) -> list[str]:
     """The comps table, or its summary for a universe larger than LARGE_UNIVERSE."""
     if len(result.peers) <= LARGE_UNIVERSE:
         return [to_markdown(comps_display(comps), formatted=True)]
-    return [f"{len(result.peers):,} peers, shown in brief: the largest by market cap, each segment's median, and the "
-            "statistics; every peer is in tables/comps.csv and comps.xlsx.\n",
+    return [(f"{len(result.peers):,} peers, shown in brief: the largest by market cap, each segment's median, and the "
+            "statistics; every peer is in tables/comps.csv and comps.xlsx.\n"),
             to_markdown(comps_display(comps_summary(comps)), formatted=True)]
 
 
