@@ -375,21 +375,31 @@ def influence_chart(result: BuildResult) -> Figure:
     return fig
 
 
+def fmt_ratio(v: float) -> str:
+    return f"{v:.2g}×"
+
+
 def backtest_chart(rows) -> Figure:
-    """Each past IPO's predicted band at the offer (the engine's headline method, 80 % and 90 %,
+    """Each past IPO's predicted band at the offer (the engine's headline method, 80% and 90%,
     as value per share) against the offer and the prices that followed, all divided by the offer
     price so the IPOs share one axis (log scale)."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
     head = rows[rows["headline"]].sort_values("pricing_date").reset_index(drop=True)
+    points = head[["value_usd", "first_day_close_usd", "close_6m_usd", "close_12m_usd",
+                   "band_90_low_usd"]].div(head["offer_usd"], axis=0).to_numpy()
+    left = 0.7 * float(np.nanmin(np.where(points >= 0.02, points, np.nan)))  # a band reaching lower ends in an arrow
     with styled():
         fig, ax = new_figure(9, 0.75 * len(head) + 2.2)
         for i, r in head.iterrows():
             p = r["offer_usd"]
             for level, color in ((90, "#c6dbef"), (80, "#6baed6")):
                 lo, hi = r[f"band_{level}_low_usd"] / p, r[f"band_{level}_high_usd"] / p
-                ax.barh(i, hi - max(lo, 1e-3), left=max(lo, 1e-3), height=0.5, color=color, edgecolor="none",
-                        label=f"{level} % band at the offer" if i == 0 else None)
+                ax.barh(i, hi - max(lo, left), left=max(lo, left), height=0.5, color=color, edgecolor="none",
+                        label=f"{level}% band at the offer" if i == 0 else None)
+            if r["band_90_low_usd"] / p < left:
+                ax.annotate(f"← to {fmt_ratio(max(r['band_90_low_usd'] / p, 0))}", (left, i), xytext=(2, 0),
+                            textcoords="offset points", ha="left", va="center", fontsize=7.5)
             ax.plot([r["value_usd"] / p], [i], marker="D", color="#08306b", ms=7, ls="",
                     label="the method's value" if i == 0 else None)
             for col, marker, color, what in (("first_day_close_usd", "o", "#d62728", "first-day close"),
@@ -400,7 +410,9 @@ def backtest_chart(rows) -> Figure:
                             label=what if i == 0 else None)
         ax.axvline(1.0, color="black", lw=1.2, label="offer price")
         ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:g}×"))
+        ax.set_xlim(left=left)
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_ratio(v)))
         ax.set_yticks(range(len(head)), [f"{r['ticker']} ({r['pricing_date']}, ${r['offer_usd']:,.2f})"
                                          for _, r in head.iterrows()])
         ax.invert_yaxis()
