@@ -65,6 +65,10 @@ LABELS = {
     "revenue_growth_offset": "Target growth", "ipo": "IPO", "pricing_date": "Priced", "n_listed": "Peers listed",
     "n_valued": "Peers valued", "n_with_gross_margin": "With gross margin", "not_valued": "Not valued",
     "peer_list": "Peer list (its notes say where each was looked for)",
+    # the concentration model's parameters, as its citations name them
+    "cc_measure": "Concentration measure", "aggregate_related": "Related customers",
+    "beta_bp_per_unit_cc": "β, cost of equity per unit of CC", "r_minus_g": "r − g",
+    "undisclosed_cc": "Peers that disclose no 10% customer", "tiers": "Tiered schedule", "cap": "Cap",
 }
 _PROBABILITY = re.compile(r"^(p_(?!value|over)|pit_)")
 _PERCENT_WORDS = ("growth", "margin", "discount", "premium", "percentile", "change", "share")

@@ -243,7 +243,8 @@ def html_report(result: BuildResult, frames: dict[str, pd.DataFrame]) -> str:
         return f"<details><summary>{e(title)}</summary>{body}</details>"
 
     warnings = "".join(f"<li>{e(w)}</li>" for w in result.warnings) or "<li>none</li>"
-    citations = "".join(f"<li><b>{e(k)}</b>: {e(v)}</li>" for k, v in result.config.concentration.citations.items())
+    citations = "".join(f"<li><b>{e(fmt.label(k))}</b>: {e(v)}</li>"
+                        for k, v in result.config.concentration.citations.items())
     spec_sens = result.spec_sensitivity.rename(index={s: result.fits[s].spec.title for s in result.spec_sensitivity.index})
     spec_sens.index.name = "spec"
     large = len(result.peers) > LARGE_UNIVERSE
