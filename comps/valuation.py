@@ -176,11 +176,6 @@ def interval_rows(sv: SpecValuation) -> list[dict]:
     return rows
 
 
-def band_columns(level: float) -> tuple[str, str]:
-    """Names of the headline band's price columns, e.g. band_low_price_usd."""
-    return "band_low_price_usd", "band_high_price_usd"
-
-
 def price_rows(sv: SpecValuation, target: Target, headline: float, weak_slope_p: float) -> list[dict]:
     """One row per price point for one method. Implied growth is given only where the growth
     slope is significant (HC3 p < ``weak_slope_p``)."""
