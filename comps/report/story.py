@@ -45,10 +45,10 @@ def signals(result: BuildResult, price_point: str) -> tuple[str, str]:
 
 
 def signal(result: BuildResult, price_point: str) -> str:
-    """The checklist's signal at one price point on basic shares, short: 'wait', or 'wait (walk
-    away fully diluted)' where the share count decides it."""
+    """The checklist's signal at one price point on basic shares, short enough for a table cell:
+    'wait', or 'wait (walk away FD)' where the fully diluted count decides otherwise."""
     basic, diluted = signals(result, price_point)
-    return basic if basic == diluted else f"{basic} ({diluted} fully diluted)"
+    return basic if basic == diluted else f"{basic} ({diluted} FD)"
 
 
 def peer_position(result: BuildResult, price_point: str, column: str = "ev_to_revenue_ltm") -> str:
