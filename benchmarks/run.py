@@ -53,12 +53,16 @@ and waits for the child. The ratio against it is the target. A second floor impo
 pre-fork list before forking, as the build does today; the gap between the two is what the
 serial pre-fork pandas import costs. Neither floor holds comps' own modules, the chart
 warm-up (fonts), reading inputs, the fits, rendering or writing: the work the ratio measures.
-Anything an offline build does not load (yfinance, statsmodels.api) is not in them.
+Anything an offline build does not load (yfinance, statsmodels.api) is not in them. comps itself
+is byte-compiled before timing (``compileall``), as an installed package is and as pip compiled
+the floor's libraries; otherwise, with PYTHONDONTWRITEBYTECODE set, every build would compile
+comps from source.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import shutil
@@ -436,6 +440,9 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=None,
                     help="cli-universe: stop a build after this many seconds and skip larger sizes")
     args = ap.parse_args()
+    # An installed comps imports from bytecode, as the floor's libraries do; where
+    # PYTHONDONTWRITEBYTECODE is set (as on this project's machine) nothing would write it.
+    compileall.compile_dir(ROOT / "comps", quiet=1)
     repeats = 3 if args.quick else 7
     sizes = args.sizes or ([500, 5000] if args.quick else [500, 5000, 50000])
     groups = {"cli": lambda: bench_cli(repeats), "refresh": bench_refresh, "charts": lambda: bench_charts(repeats),

@@ -28,10 +28,17 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _descendants(baseline: frozenset[int] = frozenset()) -> list[psutil.Process]:
-    """Live child processes of this test process, except those in ``baseline`` (e.g. the browser
-    that pytest-playwright keeps for the session)."""
-    return [p for p in psutil.Process().children(recursive=True)
-            if p.pid not in baseline and p.status() != psutil.STATUS_ZOMBIE]
+    """Live child processes of this test process, except those in ``baseline`` and their own
+    children: the browser that pytest-playwright keeps for the session starts helper processes
+    whenever it likes, and they are not comps'."""
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and not {p.pid, *(a.pid for a in p.parents())} & baseline:
+                out.append(p)
+        except psutil.NoSuchProcess:  # exited while being looked at
+            pass
+    return out
 
 
 def _baseline() -> frozenset[int]:
