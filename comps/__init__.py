@@ -30,7 +30,7 @@ _EXPORTS = {
     "CompsError": "comps.errors", "InputError": "comps.errors", "ModelError": "comps.errors",
     "SourceError": "comps.errors",
 }
-__all__ = ["__version__", *_EXPORTS]
+__all__ = ["__version__", *_EXPORTS]  # noqa: PLE0604 - the keys of _EXPORTS are strings
 
 
 def __getattr__(name: str) -> Any:

@@ -114,7 +114,7 @@ def _coerce(kind: str, value: Any) -> Any:
     """Check ``value`` against ``kind``; return it (converted) or raise ValueError with the reason."""
     def number(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"expected a number, got {v!r}")
+            raise ValueError(f"expected a number, got {v!r}")  # noqa: TRY004 - collected as an input problem
         return float(v)
 
     if kind == "int":
