@@ -393,6 +393,7 @@ def _valuation(book: _Book, result: BuildResult, layout: ValuationLayout, comps:
         i = n - 1
         raised = f"B{offer_row}" if r["kind"] == "trading" and offer_row else f"B{n}"  # proceeds raised at the offer
         check = checks.loc[r["price_point"]]
+        basic, diluted = signals(result, r["price_point"])
         ws.write_string(i, 0, str(r["price_point"]))
         ws.write_number(i, 1, float(r["price_usd"]), book.inputs["price"])
         for j, (formula, kind, cached) in enumerate((
@@ -404,8 +405,8 @@ def _valuation(book: _Book, result: BuildResult, layout: ValuationLayout, comps:
                 (f"=({c['fair']}*(1-{c['discount']})*{c['base']}+D{n})/{c['shares']}", "price", r["fair_price_usd"]),
                 (f"=B{n}/H{n}-1", "percent", r["premium_to_fair"]),
                 (f"=B{n}*" + diluted_shares.format(n=n), "money", check["market_cap_diluted_usd"]),
-                (signal.format(mcap=f"C{n}", n=n), "text", signals(result, r["price_point"])[0]),
-                (signal.format(mcap=f"J{n}", n=n), "text", signals(result, r["price_point"])[1])),
+                (signal.format(mcap=f"C{n}", n=n), "text", basic),
+                (signal.format(mcap=f"J{n}", n=n), "text", diluted)),
                 start=2):
             ws.write_formula(i, j, formula, None if kind == "text" else book.formats[kind], _cached(cached)
                              if kind != "text" else cached)
@@ -429,6 +430,7 @@ def _summary(book: _Book, ws, result: BuildResult, layout: ValuationLayout, comp
     p = headline_point(result)
     n = layout.row(p["price_point"])
     check = result.checklist.set_index("price_point").loc[p["price_point"]]
+    basic, diluted = signals(result, p["price_point"])
     median_row = comps.stat_rows.get(("All peers", "Median"))
     rev = result.peer_distribution
     rev = rev[(rev["multiple"] == "ev_to_revenue_ltm") & (rev["price_point"] == p["price_point"])].iloc[0]
@@ -443,8 +445,8 @@ def _summary(book: _Book, ws, result: BuildResult, layout: ValuationLayout, comp
              rev["premium_to_peer_median"]),
             ("Fair multiple after the discount", f"=Valuation!{layout.cell('fair')}*(1-Valuation!{layout.cell('discount')})",
              "multiple", sv.prediction.multiple * (1 - sv.discount.discount)),
-            ("Checklist (basic shares)", f"=Valuation!K{n}", "text", signals(result, p["price_point"])[0]),
-            ("Checklist (fully diluted)", f"=Valuation!L{n}", "text", signals(result, p["price_point"])[1])]
+            ("Checklist (basic shares)", f"=Valuation!K{n}", "text", basic),
+            ("Checklist (fully diluted)", f"=Valuation!L{n}", "text", diluted)]
     ws.write_string(2, 0, "At the headline price (these follow the Valuation and Comps sheets)", book.bold)
     for i, (label, formula, kind, cached) in enumerate(live, start=3):
         ws.write_string(i, 0, label)
